@@ -1,0 +1,223 @@
+/**
+ * Foundation benchmark (prints numbers; not a test):
+ *  1. produce throughput: Avro-encode and publish genotype events with acks=all, as fast as they go;
+ *  2. freshness: publish at a fixed rate to a sink running in its own process and measure
+ *     publish → row visible in ClickHouse (p50/p99/max), by polling for sampled events and from
+ *     the server-side insert time of every row;
+ *  3. peak RSS of the sink process, this process and the servers.
+ * Runs in its own topic prefix and database on the running stack (started if needed).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { childEnv, loadConfig, type Config } from '../platform/config.ts';
+import { TOPICS, topicName } from '../platform/catalogue.ts';
+import { createClickHouse, queryRows } from '../platform/clickhouse/client.ts';
+import type { GenotypeCallSet } from '../platform/events.ts';
+import { createKafka } from '../platform/kafka/kafkajs.ts';
+import type { OutgoingRecord } from '../platform/kafka/port.ts';
+import { createLogger } from '../platform/log.ts';
+import { sleep } from '../platform/retry.ts';
+import { createSerde } from '../platform/serde.ts';
+import { setup } from '../cli/setup.ts';
+import { stackOptions } from '../cli/stack.ts';
+import { waitForLag } from '../cli/demo.ts';
+import { SINK_STAGE } from '../services/variant-sink/runner.ts';
+import * as stack from '../infra/stack/index.ts';
+
+const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+
+function event(n: number, runId: string): GenotypeCallSet {
+  const patient = `PT-${String(n % 5000).padStart(6, '0')}`;
+  return {
+    eventId: `${runId}-${n}`,
+    patientId: patient,
+    sampleId: `SM-${patient.slice(3)}`,
+    sourceKind: 'VCF',
+    assembly: 'GRCh38',
+    calls: [
+      {
+        chrom: '10',
+        pos: 94781859,
+        ref: 'G',
+        alts: ['A'],
+        gt: [0, n % 4 === 0 ? 1 : 0],
+        phased: false,
+        phaseSet: null,
+        depth: 38,
+        genotypeQuality: 99,
+        quality: 911.2,
+        filters: ['PASS'],
+        variantId: 'rs4244285',
+        gene: 'CYP2C19',
+        recordRef: `bench.vcf:line ${n}`,
+      },
+    ],
+    lineage: { sourceId: `bench/${runId}`, sourceSha256: 'b'.repeat(64), lab: 'Bench Lab', ingestedAt: Date.now(), connector: 'bench', pipelineVersion: '0.1.0' },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function rssOfPid(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return hwm?.[1] === undefined ? undefined : Number(hwm[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function benchCommand(args: string[], baseConfig: Config): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rate: { type: 'string', default: '2000' },
+      seconds: { type: 'string', default: '20' },
+      events: { type: 'string', default: '200000' },
+    },
+  });
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  const throughputEvents = Number(values.events);
+  const runId = randomBytes(4).toString('hex');
+  if (baseConfig.stackMode === 'native') await stack.up({ ...stackOptions(baseConfig), log: (l) => console.error(`[stack] ${l}`) });
+  const env: Record<string, string> = {
+    BACKBONE_KAFKA_BROKERS: baseConfig.kafkaBrokers.join(','),
+    BACKBONE_REGISTRY_URL: baseConfig.registryUrl,
+    BACKBONE_CLICKHOUSE_URL: baseConfig.clickhouseUrl,
+    BACKBONE_TOPIC_PREFIX: `bench-${runId}.`,
+    BACKBONE_CLICKHOUSE_DATABASE: `bench_${runId}`,
+    BACKBONE_LOG_LEVEL: 'warn',
+    BACKBONE_SINK_BATCH_MAX_MS: String(baseConfig.sinkBatchMaxMs),
+    BACKBONE_SINK_BATCH_SIZE: String(baseConfig.sinkBatchSize),
+  };
+  const config = loadConfig(env);
+  const log = createLogger({ level: 'warn', name: 'bench' });
+  const kafka = createKafka(config, log, '-bench');
+  await setup(config, kafka);
+  const serde = createSerde(config);
+  const topic = topicName(TOPICS.genotypeCalls, config.topicPrefix);
+  const producer = await kafka.producer();
+
+  // 1. Throughput: encode + produce, batches of 1,000 with a few batches in flight.
+  {
+    const warm = await serde.encode(TOPICS.genotypeCalls, event(0, runId));
+    console.log(`event size: ${warm.length} bytes (Avro, wire format)`);
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let start = 0; start < throughputEvents; start += 1000) {
+      const batch: OutgoingRecord[] = [];
+      for (let n = start; n < Math.min(start + 1000, throughputEvents); n++) {
+        const e = event(n, `${runId}-t`);
+        batch.push({ key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) });
+      }
+      inFlight.push(producer.send(`${topic}`, batch));
+      if (inFlight.length >= 4) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    const s = (performance.now() - started) / 1000;
+    console.log(`produce throughput: ${throughputEvents} events in ${s.toFixed(2)} s = ${Math.round(throughputEvents / s)} events/s (Avro-encoded, acks=all, idempotent)`);
+  }
+
+  // The sink catches up on the throughput events first, so freshness is measured in steady state.
+  const sink = spawn(process.execPath, [CLI, 'sink'], { env: childEnv(env), stdio: ['ignore', 'ignore', 'inherit'] });
+  const group = `${config.topicPrefix}backbone.${SINK_STAGE}`;
+  const catchUpStart = performance.now();
+  await waitForLag(kafka, group, topic, 600_000);
+  const catchUp = (performance.now() - catchUpStart) / 1000;
+  console.log(`sink catch-up: ${throughputEvents} events into ClickHouse in ${catchUp.toFixed(2)} s = ${Math.round(throughputEvents / catchUp)} events/s`);
+
+  // 2. Freshness at a fixed rate. Every 50th event is watched from outside by polling ClickHouse.
+  const clickhouse = createClickHouse(config);
+  const total = rate * seconds;
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let producing = true;
+  const poller = (async () => {
+    while (producing || sentAt.size > 0) {
+      const ids = [...sentAt.keys()];
+      if (ids.length > 0) {
+        const seen = await queryRows<{ event_id: string }>(clickhouse, 'SELECT event_id FROM variant_calls WHERE event_id IN {ids:Array(String)}', { ids });
+        const now = performance.now();
+        for (const { event_id } of seen) {
+          const t = sentAt.get(event_id);
+          if (t !== undefined) {
+            latencies.push(now - t);
+            sentAt.delete(event_id);
+          }
+        }
+      }
+      await sleep(10);
+    }
+  })();
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const begin = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let n = 0, tick = 0; n < total; tick++) {
+    const due = begin + tick * tickMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const batch: OutgoingRecord[] = [];
+    const watched: string[] = [];
+    for (let i = 0; i < perTick && n < total; i++, n++) {
+      const e = event(n, `${runId}-f`);
+      batch.push({ key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) });
+      if (n % 50 === 0) watched.push(e.eventId);
+    }
+    const t = performance.now();
+    sends.push(
+      producer.send(topic, batch).then(() => {
+        for (const id of watched) sentAt.set(id, t);
+      }),
+    );
+  }
+  await Promise.all(sends);
+  const achieved = total / ((performance.now() - begin) / 1000);
+  await waitForLag(kafka, group, topic, 120_000);
+  producing = false;
+  const pollDeadline = Date.now() + 30_000;
+  while (sentAt.size > 0 && Date.now() < pollDeadline) await sleep(50);
+  producing = false;
+  sentAt.clear();
+  await poller;
+  latencies.sort((a, b) => a - b);
+  const [server] = await queryRows<{ p50: number; p99: number; max: number; rows: string }>(
+    clickhouse,
+    `SELECT quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, max(d) AS max, count() AS rows
+     FROM (SELECT toUnixTimestamp64Milli(inserted_at) - toUnixTimestamp64Milli(published_at) AS d FROM variant_calls WHERE event_id LIKE {p:String})`,
+    { p: `${runId}-f-%` },
+  );
+  console.log(`freshness at ${rate} events/s for ${seconds} s (achieved ${Math.round(achieved)} events/s, sink batches ≤ ${config.sinkBatchSize} rows / ${config.sinkBatchMaxMs} ms):`);
+  console.log(`  publish-acked → visible to a polling reader (${latencies.length} sampled events): p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms`);
+  console.log(`  record timestamp → server insert time (all ${server?.rows ?? 0} rows): p50 ${server?.p50 ?? '?'} ms, p99 ${server?.p99 ?? '?'} ms, max ${server?.max ?? '?'} ms`);
+
+  // 3. Memory.
+  const sinkRss = rssOfPid(sink.pid ?? -1);
+  sink.kill('SIGTERM');
+  await new Promise((r) => sink.once('exit', r));
+  console.log(`peak RSS: sink process ${sinkRss?.toFixed(0) ?? '?'} MB, bench process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  if (baseConfig.stackMode === 'native') {
+    for (const s of await stack.status(stackOptions(baseConfig))) {
+      const rss = s.pid === undefined ? undefined : rssOfPid(s.pid);
+      console.log(`  ${s.name}: peak RSS ${rss?.toFixed(0) ?? '?'} MB`);
+    }
+  }
+  await producer.close();
+  await clickhouse.close();
+  // Leave nothing behind: the bench's topics and database are its own.
+  const admin = await kafka.admin();
+  await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(config.topicPrefix)));
+  await admin.close();
+  const root = createClickHouse(config, 'default');
+  await root.command({ query: `DROP DATABASE IF EXISTS ${config.clickhouseDatabase}` });
+  await root.close();
+  return 0;
+}

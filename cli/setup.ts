@@ -1,0 +1,42 @@
+/**
+ * `backbone setup`: everything a fresh environment needs before data flows, driven by the
+ * catalogue — topics created, value schemas registered with BACKWARD compatibility, ClickHouse
+ * migrations applied. Idempotent.
+ */
+import type { Config } from '../platform/config.ts';
+import { catalogue, topicName, valueSubject } from '../platform/catalogue.ts';
+import type { KafkaPort } from '../platform/kafka/port.ts';
+import { createRegistryClient, registerBackward } from '../platform/registry.ts';
+import { migrateVariantSink } from '../services/variant-sink/runner.ts';
+
+export interface SetupReport {
+  createdTopics: string[];
+  subjects: { subject: string; id: number }[];
+  migrations: string[];
+}
+
+export async function setup(config: Config, kafka: KafkaPort): Promise<SetupReport> {
+  const entries = catalogue();
+  const admin = await kafka.admin();
+  let createdTopics: string[];
+  try {
+    createdTopics = await admin.ensureTopics(
+      entries.map((e) => ({
+        name: topicName(e.name, config.topicPrefix),
+        partitions: e.partitions,
+        cleanupPolicy: e.cleanupPolicy,
+        retentionMs: e.retentionMs,
+      })),
+    );
+  } finally {
+    await admin.close();
+  }
+  const registry = createRegistryClient(config);
+  const subjects: SetupReport['subjects'] = [];
+  for (const e of entries) {
+    const subject = valueSubject(topicName(e.name, config.topicPrefix));
+    subjects.push({ subject, id: await registerBackward(registry, subject, e.schema) });
+  }
+  const migrations = await migrateVariantSink(config);
+  return { createdTopics, subjects, migrations };
+}

@@ -1,0 +1,90 @@
+/**
+ * ClickHouse access for services: one client per process, every value passed as a query
+ * parameter (never concatenated into SQL), inserts with deduplication tokens so a retried batch
+ * is stored once.
+ */
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '../config.ts';
+import { DependencyError, InvalidInputError, describeError } from '../errors.ts';
+
+export type { ClickHouseClient };
+
+export function createClickHouse(config: Config, database: string = config.clickhouseDatabase): ClickHouseClient {
+  return createClient({
+    url: config.clickhouseUrl,
+    username: config.clickhouseUser,
+    password: config.clickhousePassword,
+    database,
+    request_timeout: 30_000,
+    max_open_connections: 8,
+    // The client's own error log would print query parameters (patient ids); failures reach our log as errors instead.
+    log: { level: ClickHouseLogLevel.OFF },
+    clickhouse_settings: {
+      // Inserts return only once the data is written: the sink commits offsets after that.
+      async_insert: 0,
+      wait_end_of_query: 1,
+    },
+  });
+}
+
+/** ClickHouse error codes that mean the statement or data is wrong, so retrying cannot help. */
+const NON_RETRIABLE_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '36', // BAD_ARGUMENTS
+  '43', // ILLEGAL_TYPE_OF_ARGUMENT
+  '47', // UNKNOWN_IDENTIFIER
+  '53', // TYPE_MISMATCH
+  '60', // UNKNOWN_TABLE
+  '62', // SYNTAX_ERROR
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '81', // UNKNOWN_DATABASE
+  '117', // INCORRECT_DATA
+  '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+  '395', // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+  '516', // AUTHENTICATION_FAILED
+]);
+
+/** Wraps a ClickHouse failure in the error tree: bad data/SQL is not retriable, the rest is. */
+export function classifyClickHouseError(what: string, error: unknown): Error {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (NON_RETRIABLE_CODES.has(code)) {
+    return new InvalidInputError(`${what}: ${describeError(error)}`, { cause: error });
+  }
+  return new DependencyError('clickhouse', `${what}: ${describeError(error)}`, { cause: error });
+}
+
+export async function insertRows(
+  client: ClickHouseClient,
+  table: string,
+  rows: readonly object[],
+  dedupToken: string,
+): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    await client.insert({
+      table,
+      values: rows as object[],
+      format: 'JSONEachRow',
+      clickhouse_settings: { insert_deduplication_token: dedupToken, date_time_input_format: 'best_effort' },
+    });
+  } catch (error) {
+    throw classifyClickHouseError(`insert into ${table}`, error);
+  }
+}
+
+export async function queryRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  try {
+    const result = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+    return await result.json<T>();
+  } catch (error) {
+    throw classifyClickHouseError('query', error);
+  }
+}
+
+export async function ping(client: ClickHouseClient): Promise<{ success: true } | { success: false; error: string }> {
+  const result = await client.ping();
+  return result.success ? { success: true } : { success: false, error: describeError(result.error) };
+}

@@ -1,0 +1,293 @@
+/**
+ * The Kafka port over kafkajs. Producers are idempotent with acks=all; consumers buffer records
+ * across fetches, flush by size or age, and commit offsets only after the handler's effect is durable.
+ */
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type Consumer,
+  type KafkaMessage,
+  type LogEntry,
+} from 'kafkajs';
+import type { Config } from '../config.ts';
+import { DependencyError, describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { sleep } from '../retry.ts';
+import type {
+  AdminPort,
+  BatchHandler,
+  ConsumerOptions,
+  ConsumerPort,
+  IncomingRecord,
+  KafkaPort,
+  OutgoingRecord,
+  ProducerPort,
+  TopicConfig,
+} from './port.ts';
+
+/** kafkajs logs go through our logger at warn and above; its noisy start-up chatter is dropped. */
+function kafkajsLogCreator(log: Logger) {
+  const benign = [
+    /group coordinator is not available/i,
+    /coordinator is (loading|not available)/i,
+    /Limiting retries for the idempotent producer/i,
+    /The group is rebalancing/i,
+  ];
+  return () =>
+    ({ level, log: entry }: LogEntry): void => {
+      const { message, logger, error, broker } = entry as { message: string; logger?: unknown; error?: unknown; broker?: unknown };
+      if (benign.some((re) => re.test(message))) return;
+      const fields = { kafkajs: logger, error, broker };
+      if (level === KafkaLogLevel.ERROR) log.error(fields, `kafkajs: ${message}`);
+      else if (level === KafkaLogLevel.WARN) log.warn(fields, `kafkajs: ${message}`);
+    };
+}
+
+export function createKafka(config: Config, log: Logger, clientSuffix = ''): KafkaPort {
+  const kafka = new Kafka({
+    clientId: `${config.kafkaClientId}${clientSuffix}`,
+    brokers: [...config.kafkaBrokers],
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkajsLogCreator(log),
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    // A broker that is down gives a clear error after ~30 s of retries instead of hanging.
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  return {
+    producer: () => createProducer(kafka),
+    consumer: (options) => new KafkajsBatchingConsumer(kafka, options, log),
+    admin: () => createAdmin(kafka),
+  };
+}
+
+async function createProducer(kafka: Kafka): Promise<ProducerPort> {
+  const producer = kafka.producer({
+    idempotent: true,
+    // Java-compatible murmur2 partitioning: other clients put a patient's events on the same partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  await connect('producer', () => producer.connect());
+  return {
+    async send(topic: string, records: OutgoingRecord[]) {
+      if (records.length === 0) return;
+      try {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        });
+      } catch (error) {
+        throw new DependencyError('kafka', `produce to ${topic} failed: ${describeError(error)}`, { cause: error });
+      }
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+async function connect(what: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    throw new DependencyError('kafka', `${what} could not connect: ${describeError(error)}`, { cause: error });
+  }
+}
+
+async function createAdmin(kafka: Kafka): Promise<AdminPort> {
+  const admin = kafka.admin();
+  await connect('admin', () => admin.connect());
+  return {
+    async ensureTopics(topics: TopicConfig[]) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: 1,
+            configEntries: [
+              { name: 'cleanup.policy', value: t.cleanupPolicy },
+              { name: 'retention.ms', value: String(t.retentionMs) },
+            ],
+          })),
+        });
+      }
+      return missing.map((t) => t.name);
+    },
+    listTopics: () => admin.listTopics(),
+    async deleteTopics(names: string[]) {
+      if (names.length > 0) await admin.deleteTopics({ topics: names });
+    },
+    async topicOffsets(topic: string) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.map((o) => ({ partition: o.partition, high: o.high, low: o.low }));
+    },
+    async groupOffsets(groupId: string, topic: string) {
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (result?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+    },
+    close: () => admin.disconnect(),
+  };
+}
+
+function toIncoming(topic: string, partition: number, m: KafkaMessage): IncomingRecord {
+  const headers: Record<string, Buffer | string | undefined> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    headers[k] = Array.isArray(v) ? v[v.length - 1] : v;
+  }
+  return { topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp: m.timestamp };
+}
+
+const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+class KafkajsBatchingConsumer implements ConsumerPort {
+  private readonly consumer: Consumer;
+  private buffer: IncomingRecord[] = [];
+  private oldestAt = 0;
+  private flushChain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private handler: BatchHandler | undefined;
+  private readonly abort = new AbortController();
+  private fatalListeners: ((error: unknown) => void)[] = [];
+  private failures = 0;
+  private stopping = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: ConsumerOptions,
+    private readonly log: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      // The broker answers as soon as data is there, or after maxBatchMs at the latest.
+      maxWaitTimeInMs: Math.max(10, Math.min(options.maxBatchMs, 1_000)),
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      if (!event.payload.restart) for (const l of this.fatalListeners) l(event.payload.error);
+    });
+  }
+
+  onFatal(listener: (error: unknown) => void): void {
+    this.fatalListeners.push(listener);
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    this.handler = handler;
+    await connect(`consumer ${this.options.groupId}`, () => this.consumer.connect());
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
+    const joined = new Promise<void>((resolve) => {
+      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        for (const message of batch.messages) {
+          // Unresolved and uncommitted: whatever is left here is fetched again by the next owner.
+          if (this.stopping || !payload.isRunning() || payload.isStale()) break;
+          if (this.buffer.length === 0) this.oldestAt = Date.now();
+          this.buffer.push(toIncoming(batch.topic, batch.partition, message));
+          // Moves the fetch position only; the commit happens after the flush.
+          payload.resolveOffset(message.offset);
+        }
+        if (this.buffer.length >= this.options.maxBatchSize || this.due()) await this.flush(() => payload.heartbeat());
+      },
+    });
+    this.timer = setInterval(
+      () => {
+        // Outside eachBatch kafkajs keeps the membership alive itself, so no heartbeat is needed.
+        if (this.due() && !this.stopping) void this.flush(async () => {});
+      },
+      Math.max(5, Math.floor(this.options.maxBatchMs / 4)),
+    );
+    await joined;
+  }
+
+  private due(): boolean {
+    return this.buffer.length > 0 && Date.now() - this.oldestAt >= this.options.maxBatchMs;
+  }
+
+  /** Serialised: one flush at a time, in arrival order. */
+  private flush(heartbeat: () => Promise<void>): Promise<void> {
+    const run = this.flushChain.then(() => this.flushNow(heartbeat));
+    this.flushChain = run.catch(() => {});
+    return run;
+  }
+
+  private async flushNow(heartbeat: () => Promise<void>): Promise<void> {
+    const records = this.buffer;
+    if (records.length === 0 || this.handler === undefined) return;
+    this.buffer = [];
+    try {
+      await this.handler(records, { heartbeat, signal: this.abort.signal });
+      this.failures = 0;
+    } catch (error) {
+      await this.rewind(records, error);
+      return;
+    }
+    const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    for (const r of records) {
+      const key = tp(r.topic, r.partition);
+      const offset = BigInt(r.offset) + 1n;
+      const seen = next.get(key);
+      if (seen === undefined || offset > seen.offset) next.set(key, { topic: r.topic, partition: r.partition, offset });
+    }
+    try {
+      await this.consumer.commitOffsets(
+        [...next.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })),
+      );
+    } catch (error) {
+      // The effect is durable and idempotent; after a rebalance the new owner re-reads and re-applies.
+      this.log.warn({ err: describeError(error), group: this.options.groupId }, 'offset commit failed; records will be re-delivered');
+    }
+  }
+
+  /**
+   * The handler failed as a whole (e.g. ClickHouse down after retries): nothing may be skipped, so
+   * every partition in the failed flush, and whatever was buffered after it, is read again.
+   */
+  private async rewind(failed: IncomingRecord[], error: unknown): Promise<void> {
+    const pending = [...failed, ...this.buffer];
+    this.buffer = [];
+    const first = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    for (const r of pending) {
+      const key = tp(r.topic, r.partition);
+      const offset = BigInt(r.offset);
+      const seen = first.get(key);
+      if (seen === undefined || offset < seen.offset) first.set(key, { topic: r.topic, partition: r.partition, offset });
+    }
+    for (const o of first.values()) this.consumer.seek({ topic: o.topic, partition: o.partition, offset: o.offset.toString() });
+    this.failures++;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+    this.log.error(
+      { err: describeError(error), group: this.options.groupId, records: failed.length, retryInMs: delay },
+      'batch failed; rewinding to the last committed position',
+    );
+    await sleep(delay, this.abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+    // Drain what was buffered so a clean shutdown commits everything it already handled.
+    await this.flush(async () => {}).catch(() => {});
+    this.abort.abort();
+    await this.consumer.disconnect();
+  }
+}

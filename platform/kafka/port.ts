@@ -1,0 +1,94 @@
+/**
+ * The Kafka port: what connectors and services need from a Kafka client, and nothing more, so the
+ * client library (kafkajs today) can be swapped without touching them.
+ */
+import type { KafkaHeaders } from '../telemetry.ts';
+import type { CleanupPolicy } from '../catalogue.ts';
+
+export interface OutgoingRecord {
+  key: string | Buffer | null;
+  value: Buffer | null;
+  headers?: KafkaHeaders;
+}
+
+export interface IncomingRecord {
+  topic: string;
+  partition: number;
+  /** Offsets are strings: they can exceed 2^53. */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: KafkaHeaders;
+  /** Broker or producer timestamp, epoch ms as a string. */
+  timestamp: string;
+}
+
+export interface ProducerPort {
+  /** Resolves when every record is acknowledged by all in-sync replicas (acks=all). */
+  send(topic: string, records: OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BatchContext {
+  /** Keeps the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+  /** Aborted when the consumer is stopping. */
+  signal: AbortSignal;
+}
+
+/**
+ * Handles a batch of records. When it resolves, the effect must be durable: the consumer commits
+ * the offsets right after. When it rejects, nothing is committed and the records are delivered again.
+ */
+export type BatchHandler = (records: IncomingRecord[], context: BatchContext) => Promise<void>;
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. */
+  fromBeginning: boolean;
+  /** Flush when this many records are buffered. */
+  maxBatchSize: number;
+  /** Flush when the oldest buffered record has waited this long. */
+  maxBatchMs: number;
+}
+
+export interface ConsumerPort {
+  /** Starts consuming; resolves once the consumer has joined its group and is running. */
+  start(handler: BatchHandler): Promise<void>;
+  /** Flushes what is buffered (committing it), then leaves the group. */
+  stop(): Promise<void>;
+  /** Fires when consumption cannot go on (e.g. the group crashed for good). */
+  onFatal(listener: (error: unknown) => void): void;
+}
+
+export interface TopicConfig {
+  name: string;
+  partitions: number;
+  cleanupPolicy: CleanupPolicy;
+  retentionMs: number;
+}
+
+export interface TopicOffsets {
+  partition: number;
+  /** Next offset to be written (high watermark). */
+  high: string;
+  low: string;
+}
+
+export interface AdminPort {
+  /** Creates the topics that do not exist; returns the names it created. Never deletes or shrinks. */
+  ensureTopics(topics: TopicConfig[]): Promise<string[]>;
+  listTopics(): Promise<string[]>;
+  deleteTopics(names: string[]): Promise<void>;
+  topicOffsets(topic: string): Promise<TopicOffsets[]>;
+  /** Committed offsets of a group for a topic, by partition ('-1' when none). */
+  groupOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
+  close(): Promise<void>;
+}
+
+export interface KafkaPort {
+  producer(): Promise<ProducerPort>;
+  consumer(options: ConsumerOptions): ConsumerPort;
+  admin(): Promise<AdminPort>;
+}

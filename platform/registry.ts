@@ -1,0 +1,117 @@
+/**
+ * Schema registration through the Confluent-compatible REST API. Registration is explicit (the
+ * `backbone setup` step), per subject with BACKWARD compatibility set before the first version, so
+ * registries whose global default differs (Apicurio: NONE) still refuse incompatible changes.
+ */
+import type { Config } from './config.ts';
+import { BackboneError, DependencyError, InvalidInputError, describeError } from './errors.ts';
+
+export class IncompatibleSchemaError extends BackboneError {
+  constructor(
+    readonly subject: string,
+    detail: string,
+  ) {
+    super(`schema for ${subject} is not BACKWARD compatible with the registered versions: ${detail}`, { retriable: false });
+  }
+}
+
+export interface RegistryClient {
+  register(subject: string, schema: object): Promise<number>;
+  setCompatibility(subject: string, level: 'BACKWARD' | 'NONE' | 'FULL' | 'FORWARD'): Promise<void>;
+  compatibility(subject: string): Promise<string | undefined>;
+  isCompatible(subject: string, schema: object): Promise<boolean>;
+  subjects(): Promise<string[]>;
+  deleteSubject(subject: string): Promise<void>;
+}
+
+export function createRegistryClient(config: Config): RegistryClient {
+  const base = config.registryUrl;
+  const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
+  if (config.registryUsername !== '') {
+    headers.authorization = `Basic ${Buffer.from(`${config.registryUsername}:${config.registryPassword}`).toString('base64')}`;
+  }
+
+  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      throw new DependencyError('schema registry', `${method} ${base}${path} failed: ${describeError(error)}`, { cause: error });
+    }
+    const textBody = await response.text();
+    let json: unknown = textBody;
+    try {
+      json = textBody === '' ? undefined : JSON.parse(textBody);
+    } catch {
+      // Non-JSON error pages are kept as text for the message.
+    }
+    if (response.status >= 500) {
+      throw new DependencyError('schema registry', `${method} ${path} answered ${response.status}: ${textBody.slice(0, 300)}`);
+    }
+    return { status: response.status, json };
+  }
+
+  const enc = encodeURIComponent;
+  const message = (json: unknown): string =>
+    typeof json === 'object' && json !== null && 'message' in json ? String(json.message) : String(json);
+
+  return {
+    async register(subject, schema) {
+      const { status, json } = await call('POST', `/subjects/${enc(subject)}/versions`, { schema: JSON.stringify(schema) });
+      if (status === 409) throw new IncompatibleSchemaError(subject, message(json));
+      if (status === 422) throw new InvalidInputError(`registry refused schema for ${subject}: ${message(json)}`);
+      if (status !== 200) throw new DependencyError('schema registry', `register ${subject} answered ${status}: ${message(json)}`, { retriable: false });
+      const id = (json as { id?: unknown }).id;
+      if (typeof id !== 'number') throw new DependencyError('schema registry', `register ${subject}: no id in answer`, { retriable: false });
+      return id;
+    },
+    async setCompatibility(subject, level) {
+      const { status, json } = await call('PUT', `/config/${enc(subject)}`, { compatibility: level });
+      if (status !== 200) throw new DependencyError('schema registry', `set compatibility of ${subject} answered ${status}: ${message(json)}`, { retriable: false });
+    },
+    async compatibility(subject) {
+      const { status, json } = await call('GET', `/config/${enc(subject)}`);
+      if (status === 404) return undefined;
+      const level = (json as { compatibilityLevel?: unknown; compatibility?: unknown }) ?? {};
+      const value = level.compatibilityLevel ?? level.compatibility;
+      return typeof value === 'string' ? value.toUpperCase() : undefined;
+    },
+    async isCompatible(subject, schema) {
+      const { status, json } = await call('POST', `/compatibility/subjects/${enc(subject)}/versions/latest`, { schema: JSON.stringify(schema) });
+      if (status === 404) return true; // nothing registered yet
+      if (status !== 200) throw new DependencyError('schema registry', `compatibility check of ${subject} answered ${status}: ${message(json)}`, { retriable: false });
+      return (json as { is_compatible?: unknown }).is_compatible === true;
+    },
+    async subjects() {
+      const { json } = await call('GET', '/subjects');
+      return Array.isArray(json) ? (json as string[]) : [];
+    },
+    async deleteSubject(subject) {
+      await call('DELETE', `/subjects/${enc(subject)}`);
+    },
+  };
+}
+
+/**
+ * Registers a subject's schema with BACKWARD compatibility in force before the new version is
+ * checked. A registry may refuse to configure a subject that does not exist yet; then the first
+ * version goes in (nothing to be compatible with) and the level is set right after.
+ */
+export async function registerBackward(registry: RegistryClient, subject: string, schema: object): Promise<number> {
+  const current = await registry.compatibility(subject);
+  if (current !== 'BACKWARD') {
+    try {
+      await registry.setCompatibility(subject, 'BACKWARD');
+    } catch {
+      const id = await registry.register(subject, schema);
+      await registry.setCompatibility(subject, 'BACKWARD');
+      return id;
+    }
+  }
+  return registry.register(subject, schema);
+}

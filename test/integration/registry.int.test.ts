@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOPICS, entry, topicName, valueSubject } from '../../platform/catalogue.ts';
+import type { GenotypeCallSet } from '../../platform/events.ts';
+import { createRegistryClient, IncompatibleSchemaError, registerBackward } from '../../platform/registry.ts';
+import { createSerde } from '../../platform/serde.ts';
+import { genotypeEvent } from '../support/fixtures.ts';
+import { isolatedEnv, type TestEnv } from '../support/env.ts';
+import { collect } from '../support/kafka.ts';
+
+describe('schema registry and Confluent wire format', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await isolatedEnv('registry');
+  });
+  afterAll(async () => env.close());
+
+  it('round-trips an event through the registry and Kafka in the Confluent wire format', async () => {
+    const serde = createSerde(env.config);
+    const event = genotypeEvent(7, { calls: 4 });
+    const bytes = await serde.encode(TOPICS.genotypeCalls, event);
+
+    // Magic byte 0, then the registry's id for exactly our committed schema.
+    const registry = createRegistryClient(env.config);
+    const subject = valueSubject(topicName(TOPICS.genotypeCalls, env.config.topicPrefix));
+    const id = await registerBackward(registry, subject, entry(TOPICS.genotypeCalls).schema); // same schema: same id
+    expect(bytes[0]).toBe(0);
+    expect(bytes.readUInt32BE(1)).toBe(id);
+
+    const topic = topicName(TOPICS.genotypeCalls, env.config.topicPrefix);
+    const producer = await env.kafka.producer();
+    await producer.send(topic, [{ key: event.patientId, value: bytes }]);
+    await producer.close();
+    const [record] = await collect(env.kafka, topic, 1);
+    expect(record?.key?.toString()).toBe(event.patientId);
+    const decoded = await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, record?.value ?? null);
+    expect(decoded).toEqual(event);
+  });
+
+  it('decodes data written with an older schema version into the current shape', async () => {
+    // A v0 writer without the optional `gene` and `variantId` fields, registered first on a fresh subject.
+    const current = entry(TOPICS.genotypeCalls).schema as { fields: { name: string; type: unknown }[] };
+    const callsField = current.fields.find((f) => f.name === 'calls');
+    const callType = (callsField?.type as { items: { fields: { name: string }[] } }).items;
+    const older: typeof current = structuredClone(current);
+    const olderCalls = (older.fields.find((f) => f.name === 'calls')?.type as { items: { fields: { name: string }[] } }).items;
+    olderCalls.fields = callType.fields.filter((f) => f.name !== 'gene' && f.name !== 'variantId');
+
+    const registry = createRegistryClient(env.config);
+    const subject = `${env.config.topicPrefix}evolution-value`;
+    const olderId = await registerBackward(registry, subject, older);
+    const newerId = await registerBackward(registry, subject, current); // adding defaulted fields is BACKWARD
+    expect(newerId).not.toBe(olderId);
+
+    const avro = (await import('avsc')).default;
+    const event = genotypeEvent(1, { calls: 1 });
+    const { gene: _gene, variantId: _variantId, ...oldCall } = event.calls[0] ?? ({} as never);
+    const body = avro.Type.forSchema(older as never).toBuffer({ ...event, calls: [oldCall] });
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(olderId, 1);
+    const decoded = await createSerde(env.config).decode<GenotypeCallSet>(TOPICS.genotypeCalls, Buffer.concat([header, body]));
+    expect(decoded.calls[0]?.gene).toBeNull();
+    expect(decoded.calls[0]?.variantId).toBeNull();
+    expect(decoded.calls[0]?.pos).toBe(event.calls[0]?.pos);
+  });
+
+  it('refuses an incompatible schema change with BACKWARD compatibility in force', async () => {
+    const registry = createRegistryClient(env.config);
+    const subject = valueSubject(topicName(TOPICS.genotypeCalls, env.config.topicPrefix));
+    expect(await registry.compatibility(subject)).toBe('BACKWARD');
+    const schema = structuredClone(entry(TOPICS.genotypeCalls).schema) as { fields: object[] };
+    // A new required field without a default cannot read data written before it existed.
+    schema.fields.push({ name: 'consentVersion', type: 'string', doc: 'new required field' });
+    expect(await registry.isCompatible(subject, schema)).toBe(false);
+    await expect(registry.register(subject, schema)).rejects.toBeInstanceOf(IncompatibleSchemaError);
+  });
+});
