@@ -21,6 +21,8 @@ export interface RegistryClient {
   compatibility(subject: string): Promise<string | undefined>;
   isCompatible(subject: string, schema: object): Promise<boolean>;
   subjects(): Promise<string[]>;
+  /** The schema with this registry id, as JSON; undefined when the registry does not know it. */
+  schemaById(id: number): Promise<object | undefined>;
   deleteSubject(subject: string): Promise<void>;
 }
 
@@ -86,6 +88,15 @@ export function createRegistryClient(config: Config): RegistryClient {
       if (status === 404) return true; // nothing registered yet
       if (status !== 200) throw new DependencyError('schema registry', `compatibility check of ${subject} answered ${status}: ${message(json)}`, { retriable: false });
       return (json as { is_compatible?: unknown }).is_compatible === true;
+    },
+    async schemaById(id) {
+      const { status, json } = await call('GET', `/schemas/ids/${id}`);
+      if (status === 404) return undefined;
+      const schema = (json as { schema?: unknown }).schema;
+      if (status !== 200 || typeof schema !== 'string') {
+        throw new DependencyError('schema registry', `schema ${id} answered ${status}: ${message(json)}`, { retriable: false });
+      }
+      return JSON.parse(schema) as object;
     },
     async subjects() {
       const { json } = await call('GET', '/subjects');

@@ -4,10 +4,11 @@
  * the producer wrote into that reader schema, so consumers see one shape.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type avro from 'avsc';
+import avro from 'avsc';
 import type { Config } from './config.ts';
 import { entry, topicName, valueSubject, type CatalogueEntry } from './catalogue.ts';
 import { invalidPaths, valueType } from './conform.ts';
+import { createRegistryClient } from './registry.ts';
 import { DependencyError, InvalidInputError, describeError } from './errors.ts';
 
 export interface Serde {
@@ -28,6 +29,8 @@ export function createSerde(config: Config): Serde {
     ...(config.registryUsername === '' ? {} : { auth: { username: config.registryUsername, password: config.registryPassword } }),
   });
   const codecs = new Map<string, TopicCodec>();
+  const readers = new Map<string, Promise<(body: Buffer) => unknown>>();
+  const registryClient = createRegistryClient(config);
 
   function codec(topic: string): TopicCodec {
     let c = codecs.get(topic);
@@ -70,29 +73,49 @@ export function createSerde(config: Config): Serde {
       if (bytes === null || bytes.length === 0) throw new InvalidInputError('empty value (tombstone) where an event was expected');
       if (bytes.length < 6) throw new InvalidInputError(`value of ${bytes.length} bytes is too short for the Confluent wire format`);
       if (bytes[0] !== 0) throw new InvalidInputError(`value does not start with the Confluent magic byte 0 (found ${bytes[0]})`);
+      const id = bytes.readUInt32BE(1);
+      const read = await reader(c, id);
       try {
-        return (await registry.decode(bytes, { [SchemaType.AVRO]: { readerSchema: c.entry.schema as never } })) as T;
+        return read(bytes.subarray(5)) as T;
       } catch (error) {
-        if (isNotFound(error)) {
-          throw new InvalidInputError(`value names schema id ${bytes.readUInt32BE(1)}, which the registry does not know`, { cause: error });
-        }
-        if (isTransport(error)) throw new DependencyError('schema registry', describeError(error), { cause: error });
-        throw new InvalidInputError(`value cannot be decoded as ${c.entry.recordName}: ${describeError(error)}`, { cause: error });
+        throw new InvalidInputError(`value cannot be decoded as ${c.entry.recordName} (schema id ${id}): ${describeError(error)}`, { cause: error });
       }
     },
   };
+
+  /**
+   * How to read bytes written with schema `id` as the topic's current schema: the writer schema is
+   * fetched once per id and its resolver cached, so the hot path is a plain Avro decode.
+   */
+  function reader(c: TopicCodec, id: number): Promise<(body: Buffer) => unknown> {
+    const key = `${c.entry.name}\u0000${id}`;
+    let found = readers.get(key);
+    if (found === undefined) {
+      found = (async () => {
+        const writer = await registryClient.schemaById(id);
+        if (writer === undefined) throw new InvalidInputError(`value names schema id ${id}, which the registry does not know`);
+        const writerType = avro.Type.forSchema(writer as avro.Schema);
+        if (writerType.equals(c.type)) return (body: Buffer): unknown => c.type.fromBuffer(body) as unknown;
+        let resolver: avro.Resolver;
+        try {
+          resolver = c.type.createResolver(writerType);
+        } catch (error) {
+          throw new InvalidInputError(`data written with schema id ${id} cannot be read as ${c.entry.recordName}: ${describeError(error)}`);
+        }
+        return (body: Buffer): unknown => c.type.fromBuffer(body, resolver) as unknown;
+      })();
+      readers.set(key, found);
+      // A registry that is down must not poison the cache; unknown ids are cached like any answer.
+      found.catch((error: unknown) => {
+        if (!(error instanceof InvalidInputError)) readers.delete(key);
+      });
+    }
+    return found;
+  }
 }
 
 function isNotFound(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { status?: unknown; message?: unknown };
   return e.status === 404 || (typeof e.message === 'string' && /not found|404/i.test(e.message));
-}
-
-function isTransport(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { status?: unknown; code?: unknown; message?: unknown };
-  if (typeof e.status === 'number' && e.status >= 500) return true;
-  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return true;
-  return typeof e.message === 'string' && /ECONNREFUSED|ECONNRESET|socket hang up|timeout/i.test(e.message);
 }

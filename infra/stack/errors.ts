@@ -2,6 +2,7 @@ import type { ServerName } from './types.ts';
 
 /** What went wrong, so a caller (the CLI) can map a failure to advice without parsing text. */
 export type StackErrorCode =
+  | 'FAILED'
   | 'PREREQUISITE_MISSING'
   | 'INSTALL_FAILED'
   | 'PORT_IN_USE'
@@ -12,7 +13,7 @@ export type StackErrorCode =
   | 'INVALID_OPTIONS';
 
 export interface StackErrorDetails {
-  code: StackErrorCode;
+  code?: StackErrorCode;
   server?: ServerName;
   port?: number;
   cause?: unknown;
@@ -24,10 +25,10 @@ export class StackError extends Error {
   readonly server: ServerName | undefined;
   readonly port: number | undefined;
 
-  constructor(message: string, details: StackErrorDetails) {
+  constructor(message: string, details: StackErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'StackError';
-    this.code = details.code;
+    this.code = details.code ?? 'FAILED';
     this.server = details.server;
     this.port = details.port;
   }

@@ -93,14 +93,17 @@ export async function status(opts: StackOptions): Promise<ServerStatus[]> {
 /** The tail of one server's log, or of all three with a header line each. */
 export async function logs(opts: StackOptions, name?: ServerName, lines = DEFAULT_LOG_LINES): Promise<string> {
   const ctx = context(opts);
-  if (name !== undefined) return tailFile(logFile(ctx.paths, name), lines);
+  if (name !== undefined) {
+    const tail = await tailFile(logFile(ctx.paths, name), lines);
+    return tail === '' ? '' : `${tail}\n`;
+  }
   const parts: string[] = [];
   for (const server of SERVER_ORDER) {
     const path = logFile(ctx.paths, server);
     const tail = await tailFile(path, lines);
     parts.push(`==> ${server} (${path}) <==\n${tail === '' ? '(no log yet)' : tail}`);
   }
-  return parts.join('\n\n');
+  return `${parts.join('\n\n')}\n`;
 }
 
 /** Stops everything, then deletes all server data (topics, schemas, tables); keeps the download cache. */

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StackError } from './errors.ts';
 import { INFRA_DIR, type StackPaths } from './paths.ts';
-import { runCommand, tailText } from './process.ts';
+import { runCommand, seconds, tailText } from './process.ts';
 import { findUnzipper, requireTool } from './tools.ts';
 import {
   APICURIO_ARTIFACT,
@@ -201,5 +201,3 @@ export async function installAll(ctx: InstallContext): Promise<void> {
   }
   ctx.log(`install: finished in ${seconds(Date.now() - started)}`);
 }
-
-export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

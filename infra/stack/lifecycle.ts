@@ -2,7 +2,6 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
 import { StackError } from './errors.ts';
-import { seconds } from './install.ts';
 import { portIsFree } from './net.ts';
 import { logFile, pidFile, type StackPaths } from './paths.ts';
 import {
@@ -10,6 +9,7 @@ import {
   isAlive,
   readPidFile,
   removeFile,
+  seconds,
   sleep,
   spawnDetached,
   stopProcess,
@@ -132,13 +132,20 @@ async function waitReady(ctx: ServerContext, def: ServerDef, pid: number, exited
   }
 }
 
-async function spawnServer(ctx: ServerContext, def: ServerDef): Promise<ChildProcess & { pid: number }> {
+/** The started process and a probe for its early exit (listening from the very first tick). */
+interface Spawned {
+  pid: number;
+  exited: () => string | undefined;
+}
+
+async function spawnServer(ctx: ServerContext, def: ServerDef): Promise<Spawned> {
   const spec = def.launch(ctx);
   const log = logFile(ctx.paths, def.name);
   await mkdir(ctx.paths.logs, { recursive: true });
   await rotateLog(log);
   await appendFile(log, `\n=== ${new Date().toISOString()} starting: ${spec.command} ${spec.args.join(' ')}\n`);
   const child = spawnDetached({ ...spec, logFile: log });
+  const exited = watchExit(child);
   if (child.pid === undefined) {
     const [err] = (await once(child, 'error')) as [Error];
     throw new StackError(`${def.name}: could not start \`${spec.command}\`: ${err.message}`, {
@@ -147,7 +154,7 @@ async function spawnServer(ctx: ServerContext, def: ServerDef): Promise<ChildPro
       cause: err,
     });
   }
-  return child as ChildProcess & { pid: number };
+  return { pid: child.pid, exited };
 }
 
 /** Starts one server unless ours is already running, and returns once it is really ready. */
@@ -167,7 +174,7 @@ export async function startServer(ctx: ServerContext, def: ServerDef): Promise<v
   ctx.log(`${def.name}: starting on ${def.url(ctx.opts)} ...`);
   const child = await spawnServer(ctx, def);
   await writePidFile(pidFile(ctx.paths, def.name), child.pid);
-  await waitReady(ctx, def, child.pid, watchExit(child));
+  await waitReady(ctx, def, child.pid, child.exited);
   await def.afterReady?.(ctx);
   ctx.log(`${def.name}: ready in ${seconds(Date.now() - started)} (pid ${child.pid})`);
 }

@@ -4,6 +4,9 @@ import { open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/pr
 
 export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
+/** Elapsed time for progress messages, e.g. "2.6 s". */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
 export interface CommandResult {
   code: number | null;
   /** Combined stdout and stderr (also written to the log file, if one was given). */

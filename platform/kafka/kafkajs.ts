@@ -185,10 +185,17 @@ class KafkajsBatchingConsumer implements ConsumerPort {
     this.handler = handler;
     await connect(`consumer ${this.options.groupId}`, () => this.consumer.connect());
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
-    const joined = new Promise<void>((resolve) => {
-      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        off();
+    // Resolves on the first group join; a crash before that (broker gone) rejects instead of hanging.
+    const joined = new Promise<void>((resolve, reject) => {
+      const offJoin = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        offJoin();
+        offCrash();
         resolve();
+      });
+      const offCrash = this.consumer.on(this.consumer.events.CRASH, (event) => {
+        offJoin();
+        offCrash();
+        reject(new DependencyError('kafka', `consumer ${this.options.groupId} failed to join: ${describeError(event.payload.error)}`, { cause: event.payload.error }));
       });
     });
     await this.consumer.run({
