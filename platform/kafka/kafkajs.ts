@@ -37,7 +37,8 @@ function kafkajsLogCreator(log: Logger) {
   return () =>
     ({ level, log: entry }: LogEntry): void => {
       const { message, logger, error, broker } = entry as { message: string; logger?: unknown; error?: unknown; broker?: unknown };
-      if (benign.some((re) => re.test(message))) return;
+      const text = `${message} ${error === undefined ? '' : String(error)}`;
+      if (benign.some((re) => re.test(text))) return;
       const fields = { kafkajs: logger, error, broker };
       if (level === KafkaLogLevel.ERROR) log.error(fields, `kafkajs: ${message}`);
       else if (level === KafkaLogLevel.WARN) log.warn(fields, `kafkajs: ${message}`);
@@ -167,7 +168,8 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       groupId: options.groupId,
       // The broker answers as soon as data is there, or after maxBatchMs at the latest.
       maxWaitTimeInMs: Math.max(10, Math.min(options.maxBatchMs, 1_000)),
-      sessionTimeout: 30_000,
+      // A crashed member's partitions move to a live one within ~10 s.
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
