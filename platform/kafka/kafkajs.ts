@@ -37,7 +37,7 @@ function kafkajsLogCreator(log: Logger) {
   return () =>
     ({ level, log: entry }: LogEntry): void => {
       const { message, logger, error, broker } = entry as { message: string; logger?: unknown; error?: unknown; broker?: unknown };
-      const text = `${message} ${error === undefined ? '' : String(error)}`;
+      const text = `${message} ${typeof error === 'string' ? error : ''}`;
       if (benign.some((re) => re.test(text))) return;
       const fields = { kafkajs: logger, error, broker };
       if (level === KafkaLogLevel.ERROR) log.error(fields, `kafkajs: ${message}`);
