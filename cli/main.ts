@@ -28,6 +28,16 @@ const commands: Record<string, Command> = {
     usage: 'backbone publish FILE [--kind genotype-calls|outside-calls] [--lab NAME]',
     run: async (args, config) => (await import('./commands.ts')).publishCommand(args, config),
   },
+  vcf: {
+    summary: 'VCF connector: publish VCF files (path, stdin, drop folder, HTTP upload) as genotype events',
+    usage: 'backbone vcf publish FILE... [--samples map.tsv] [--dry-run] | backbone vcf watch DIR | backbone vcf serve',
+    run: async (args, config) => (await import('../connectors/vcf/cli.ts')).vcfCommand(args, config),
+  },
+  pgx: {
+    summary: 'PGx engine: call star-allele diplotypes, phenotypes and CPIC recommendations from a VCF',
+    usage: 'backbone pgx call FILE.vcf [--format tsv|json] [--candidates]',
+    run: async (args, config) => (await import('./pgx.ts')).pgxCommand(args, config),
+  },
   sink: {
     summary: 'run the variant sink (Kafka genotype events to ClickHouse) until SIGTERM/SIGINT',
     usage: 'backbone sink',
