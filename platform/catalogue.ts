@@ -45,6 +45,10 @@ export const TOPICS = {
   outsideCalls: 'pgx.outside-calls.v1',
   sourceDocuments: 'ops.source-documents.v1',
   deadLetter: 'ops.dead-letter.v1',
+  profiles: 'pgx.profiles.v1',
+  alerts: 'pgx.alerts.v1',
+  patientState: 'pgx.patient-state.v1',
+  audit: 'ops.audit.v1',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 

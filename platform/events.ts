@@ -88,3 +88,101 @@ export interface DeadLetter {
   originalValue: Buffer | null;
   originalHeaders: Record<string, Buffer>;
 }
+
+export type CallStatus = 'CALLED' | 'AMBIGUOUS' | 'NOT_CALLED' | 'CONFLICT';
+
+export interface PgxProfile {
+  patientId: string;
+  gene: string;
+  status: CallStatus;
+  source: 'CALLED' | 'OUTSIDE' | 'MERGED';
+  diplotypes: string[];
+  phenotype: string | null;
+  activityScore: string | null;
+  missingPositions: string[];
+  warnings: string[];
+  evidence: string[];
+  sourceIds: string[];
+  labs: string[];
+  kbVersion: string;
+  pipelineVersion: string;
+  computedAt: number;
+  profileId: string;
+}
+
+export interface PgxAlert {
+  alertId: string;
+  patientId: string;
+  drug: string;
+  rxnorm: string[];
+  status: 'ACTIVE' | 'WITHDRAWN';
+  supersedesAlertId: string | null;
+  genes: string[];
+  phenotypes: Record<string, string>;
+  population: string | null;
+  implication: string | null;
+  recommendation: string;
+  classification: string;
+  alternatives: string[];
+  guidelineName: string;
+  guidelineUrl: string;
+  evidence: string[];
+  reason: string | null;
+  kbVersion: string;
+  pipelineVersion: string;
+  createdAt: number;
+}
+
+export interface StateSite {
+  chrom: string;
+  pos: number;
+  ref: string;
+  alts: string[];
+  gt: (number | null)[];
+  phased: boolean;
+  phaseSet: number | null;
+  eventId: string;
+  sourceId: string;
+  lab: string | null;
+  observedAt: number;
+}
+
+export interface StateOutsideCall {
+  eventId: string;
+  gene: string;
+  diplotype: string | null;
+  phenotype: string | null;
+  activityScore: string | null;
+  sourceId: string;
+  lab: string | null;
+  reportedAt: number;
+}
+
+export interface PgxPatientState {
+  patientId: string;
+  sites: StateSite[];
+  outsideCalls: StateOutsideCall[];
+  retracted: string[];
+  profiles: Record<string, string>;
+  alerts: Record<string, string>;
+  warnings: string[];
+  kbVersion: string;
+  updatedAt: number;
+}
+
+export interface AuditEvent {
+  auditId: string;
+  at: number;
+  service: string;
+  actor: string;
+  roles: string[];
+  action: string;
+  resource: string;
+  patientId: string | null;
+  outcome: 'ALLOWED' | 'DENIED' | 'ERROR';
+  reason: string | null;
+  purpose: string | null;
+  requestId: string;
+  prevHash: string;
+  hash: string;
+}

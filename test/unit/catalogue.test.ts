@@ -30,6 +30,10 @@ describe('topic catalogue', () => {
       'pgx.outside-calls.v1',
       'ops.source-documents.v1',
       'ops.dead-letter.v1',
+      'pgx.profiles.v1',
+      'pgx.alerts.v1',
+      'pgx.patient-state.v1',
+      'ops.audit.v1',
     ]);
     for (const e of entries) {
       expect(e.schema.namespace, e.name).toMatch(/^backbone\.[a-z]+\.v\d+$/);
@@ -54,6 +58,9 @@ describe('topic catalogue', () => {
     const byName = new Map(catalogue().map((e) => [e.name, e]));
     expect(byName.get('genomics.genotype-calls.v1')?.key).toBe('patientId');
     expect(byName.get('pgx.outside-calls.v1')?.key).toBe('patientId');
+    expect(byName.get('pgx.alerts.v1')?.key).toBe('patientId');
+    expect(byName.get('pgx.profiles.v1')?.cleanupPolicy).toBe('compact');
+    expect(byName.get('pgx.patient-state.v1')?.cleanupPolicy).toBe('compact');
   });
 
   it('names subjects by TopicNameStrategy with the environment prefix', () => {
