@@ -43,21 +43,39 @@ export async function publishCommand(args: string[], config: Config): Promise<nu
   return 0;
 }
 
-export async function sinkCommand(config: Config): Promise<number> {
-  const log = createLogger({ level: config.logLevel, name: 'variant-sink' });
+/**
+ * Runs a long-lived service until SIGTERM/SIGINT: telemetry first, the service after, closed in
+ * reverse; exits non-zero when its consumer fails for good.
+ */
+async function runService<H extends { stop(): Promise<void>; failed: Promise<never>; stats: object }>(
+  config: Config,
+  name: string,
+  start: (log: ReturnType<typeof createLogger>) => Promise<H>,
+): Promise<number> {
+  const log = createLogger({ level: config.logLevel, name });
   const life = new Lifecycle(log);
-  life.add('telemetry', await startTelemetry(config, 'variant-sink'), (stop) => stop());
-  const sink = life.add('variant sink', await startVariantSink(config, log), (s) => s.stop());
+  life.add('telemetry', await startTelemetry(config, name), (stop) => stop());
+  const service = life.add(name, await start(log), (s) => s.stop());
   life.stopOnSignals(() => {
-    log.info({ ...sink.stats }, 'variant sink stopped');
+    log.info({ ...service.stats }, `${name} stopped`);
     process.exit(0);
   });
   try {
-    await sink.failed;
+    await service.failed;
   } catch (error) {
     log.fatal({ err: String(error) }, 'consumer failed for good');
     await life.stop();
     return 1;
   }
   return 0;
+}
+
+export function sinkCommand(config: Config): Promise<number> {
+  return runService(config, 'variant-sink', (log) => startVariantSink(config, log));
+}
+
+export async function processorCommand(args: string[], config: Config): Promise<number> {
+  const { values } = parseArgs({ args, options: { instance: { type: 'string', default: 'main' } } });
+  const { startPgxProcessor } = await import('../services/pgx-processor/runner.ts');
+  return runService(config, 'pgx-processor', (log) => startPgxProcessor(config, log, { instanceId: values.instance ?? 'main' }));
 }

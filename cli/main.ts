@@ -43,6 +43,21 @@ const commands: Record<string, Command> = {
     usage: 'backbone sink',
     run: async (_args, config) => (await import('./commands.ts')).sinkCommand(config),
   },
+  processor: {
+    summary: 'run the PGx processor (genotypes + outside calls to profiles and alerts) until SIGTERM/SIGINT',
+    usage: 'backbone processor [--instance ID]',
+    run: async (args, config) => (await import('./commands.ts')).processorCommand(args, config),
+  },
+  'views-sink': {
+    summary: 'run the views sink (PGx profiles and alerts to the ClickHouse views) until SIGTERM/SIGINT',
+    usage: 'backbone views-sink',
+    run: async (_args, config) => (await import('./serve.ts')).viewsSinkCommand(config),
+  },
+  serve: {
+    summary: 'serve the read API, CDS Hooks service, webhook subscriptions and the page against the running stack',
+    usage: 'backbone serve [--port N] [--dev-issuer]',
+    run: async (args, config) => (await import('./serve.ts')).serveCommand(args, config),
+  },
   demo: {
     summary: 'start the stack and run the end-to-end demo on the committed demo data',
     usage: 'backbone demo',

@@ -12,6 +12,7 @@ interface Ports {
   kafkaPort?: number;
   registryPort?: number;
   clickhousePort?: number;
+  servePort?: number;
 }
 
 interface KeySpec<T> {
@@ -78,6 +79,27 @@ const topicPrefix: Parser<string> = (raw, key) => {
   return raw;
 };
 
+/** ISSUER=JWKS_URL entries, comma-separated (issuers and URLs contain no commas). */
+const issuerList: Parser<string[]> = (raw, key) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of list) {
+    const at = item.indexOf('=');
+    const jwks = at > 0 ? item.slice(at + 1) : '';
+    if (!/^https?:\/\//.test(jwks)) throw new ConfigError(key, `expected ISSUER=JWKS_URL entries separated by commas, got '${item}'`);
+  }
+  return list;
+};
+
+/** CLIENT=TOKEN entries, comma-separated; tokens long enough to be secrets. */
+const clientTokens: Parser<string[]> = (raw, key) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of list) {
+    const at = item.indexOf('=');
+    if (at < 1 || item.length - at - 1 < 32) throw new ConfigError(key, 'expected CLIENT=TOKEN entries separated by commas, each token at least 32 characters');
+  }
+  return list;
+};
+
 const KEYS = {
   kafkaPort: { env: 'BACKBONE_KAFKA_PORT', doc: 'Port of the native Kafka broker', parse: port, default: 9092 },
   kafkaControllerPort: {
@@ -142,7 +164,7 @@ const KEYS = {
   },
   sinkBatchSize: {
     env: 'BACKBONE_SINK_BATCH_SIZE',
-    doc: 'Rows per ClickHouse insert at most',
+    doc: 'Kafka records per sink batch at most (one record can hold many rows)',
     parse: positiveInt,
     default: 5000,
   },
@@ -151,6 +173,18 @@ const KEYS = {
     doc: 'Longest a row waits in the sink before its batch is flushed',
     parse: positiveInt,
     default: 250,
+  },
+  processorBatchSize: {
+    env: 'BACKBONE_PROCESSOR_BATCH_SIZE',
+    doc: 'Input records per PGx processor transaction at most',
+    parse: positiveInt,
+    default: 2000,
+  },
+  processorBatchMaxMs: {
+    env: 'BACKBONE_PROCESSOR_BATCH_MAX_MS',
+    doc: 'Longest an input waits in the PGx processor before its batch is processed',
+    parse: positiveInt,
+    default: 30,
   },
   logLevel: {
     env: 'BACKBONE_LOG_LEVEL',
@@ -169,6 +203,81 @@ const KEYS = {
     doc: 'OTLP/HTTP traces endpoint when the exporter is otlp',
     parse: url,
     default: 'http://127.0.0.1:4318/v1/traces',
+  },
+  servePort: { env: 'BACKBONE_SERVE_PORT', doc: 'Port of `backbone serve` (read API, CDS Hooks, page)', parse: port, default: 8088 },
+  serveHost: { env: 'BACKBONE_SERVE_HOST', doc: 'Address `backbone serve` listens on', parse: text, default: '127.0.0.1' },
+  publicUrl: {
+    env: 'BACKBONE_PUBLIC_URL',
+    doc: 'Base URL clients use to reach `backbone serve`; CDS client JWTs must name its /cds-services URL as aud',
+    parse: url,
+    default: (c: Ports) => `http://127.0.0.1:${c.servePort ?? 8088}`,
+  },
+  authIssuers: {
+    env: 'BACKBONE_AUTH_ISSUERS',
+    doc: 'Trusted issuers of read-API user tokens: comma-separated ISSUER=JWKS_URL',
+    parse: issuerList,
+    default: [] as string[],
+  },
+  authAudience: { env: 'BACKBONE_AUTH_AUDIENCE', doc: 'aud that read-API user tokens must carry', parse: text, default: 'backbone' },
+  cdsClients: {
+    env: 'BACKBONE_CDS_CLIENTS',
+    doc: 'CDS Hooks clients allowed to call (issuer allow-list): comma-separated ISSUER=JWKS_URL',
+    parse: issuerList,
+    default: [] as string[],
+  },
+  cdsPatientIdSystem: {
+    env: 'BACKBONE_CDS_PATIENT_ID_SYSTEM',
+    doc: "Identifier system of the pseudonymous id on the FHIR Patient; empty: context.patientId is the backbone's patient id",
+    parse: text,
+    default: '',
+  },
+  pocBatchMaxMs: {
+    env: 'BACKBONE_POC_BATCH_MAX_MS',
+    doc: 'Longest a profile or alert waits before the point-of-care state applies it',
+    parse: positiveInt,
+    default: 10,
+  },
+  webhookAttempts: { env: 'BACKBONE_WEBHOOK_ATTEMPTS', doc: 'Delivery attempts per webhook before dead-lettering', parse: positiveInt, default: 5 },
+  webhookInitialDelayMs: {
+    env: 'BACKBONE_WEBHOOK_INITIAL_DELAY_MS',
+    doc: 'First webhook retry delay; doubles per attempt (with jitter)',
+    parse: positiveInt,
+    default: 500,
+  },
+  webhookTimeoutMs: { env: 'BACKBONE_WEBHOOK_TIMEOUT_MS', doc: 'Timeout of one webhook delivery attempt', parse: positiveInt, default: 5000 },
+  chromiumPath: {
+    env: 'BACKBONE_CHROMIUM',
+    doc: 'Chromium executable for the browser tests; empty: found on PATH (installed with apt-get when missing)',
+    parse: text,
+    default: '',
+  },
+  vcfPseudonymKey: {
+    env: 'BACKBONE_VCF_PSEUDONYM_KEY',
+    doc: 'VCF connector: key of the keyed hash that turns VCF sample names into pseudonymous patient ids when no --samples map is given',
+    parse: text,
+    default: '',
+    secret: true,
+  },
+  vcfUploadHost: { env: 'BACKBONE_VCF_UPLOAD_HOST', doc: 'Address `backbone vcf serve` (VCF upload endpoint) listens on', parse: text, default: '127.0.0.1' },
+  vcfUploadPort: { env: 'BACKBONE_VCF_UPLOAD_PORT', doc: 'Port of `backbone vcf serve`', parse: port, default: 8089 },
+  vcfUploadMaxBytes: {
+    env: 'BACKBONE_VCF_UPLOAD_MAX_BYTES',
+    doc: 'Largest VCF upload accepted, in bytes (larger ones get 413)',
+    parse: positiveInt,
+    default: 20_000_000_000,
+  },
+  vcfUploadTokens: {
+    env: 'BACKBONE_VCF_UPLOAD_TOKENS',
+    doc: 'Publishers allowed to upload VCFs: comma-separated CLIENT=BEARER_TOKEN (tokens of 32+ characters)',
+    parse: clientTokens,
+    default: [] as string[],
+    secret: true,
+  },
+  vcfWatchSettleMs: {
+    env: 'BACKBONE_VCF_WATCH_SETTLE_MS',
+    doc: 'How long a file in the VCF drop folder must stay unchanged before it is published',
+    parse: positiveInt,
+    default: 2000,
   },
   dockerHost: {
     env: 'DOCKER_HOST',
@@ -226,11 +335,16 @@ export function loadConfig(
   return Object.freeze(partial as FlatConfig);
 }
 
+/** A URL with its user and password masked, for messages and listings. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^(\w+:\/\/)[^/@\s]+@/, '$1***@');
+}
+
 /** The settings as a table for docs and `backbone config`, secrets masked. */
 export function describeConfig(config: Config): { env: string; value: string; doc: string }[] {
   return (Object.entries(KEYS) as [ConfigKey, KeySpec<unknown>][]).map(([key, spec]) => {
     const value = config[key];
-    const shown = spec.secret === true && value !== '' ? '***' : Array.isArray(value) ? value.join(',') : String(value);
+    const shown = spec.secret === true && value !== '' ? '***' : Array.isArray(value) ? value.join(',') : withoutCredentials(String(value));
     return { env: spec.env, value: shown, doc: spec.doc };
   });
 }

@@ -17,11 +17,14 @@ export function valueType(topic: string): avro.Type {
   return type;
 }
 
-/** Paths and values that make `value` invalid for `type`, e.g. "calls.0.pos=\"12\"". */
+/**
+ * Paths that make `value` invalid for `type`, with what was found there by kind only, e.g.
+ * "calls.0.pos (got string)": values are never quoted, since they may be patient identifiers.
+ */
 export function invalidPaths(type: avro.Type, value: unknown): string[] {
   const problems: string[] = [];
   type.isValid(value, {
-    errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${v === undefined ? 'missing' : JSON.stringify(v)?.slice(0, 60)}`),
+    errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'} (${v === undefined ? 'missing' : `got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`})`),
   });
   return problems;
 }

@@ -30,9 +30,18 @@ export const DLQ_HEADERS = {
   offset: 'dlq.source.offset',
 } as const;
 
+/** Dead letters must fit under the broker's message size limit, whatever the input was. */
+export const MAX_ORIGINAL_BYTES = 256 * 1024;
+
+function capped(bytes: Buffer | null): Buffer | null {
+  return bytes === null || bytes.length <= MAX_ORIGINAL_BYTES ? bytes : bytes.subarray(0, MAX_ORIGINAL_BYTES);
+}
+
 /** Pure: the dead-letter record for a failure. Reasons come from our errors, which carry no patient ids. */
 export function deadLetterRecord(stage: string, input: DeadLetterInput, now: number): { value: DeadLetter; headers: Record<string, string> } {
-  const reason = describeError(input.error).slice(0, 2000);
+  const original = input.record?.value ?? input.originalValue;
+  const truncated = original !== undefined && original !== null && original.length > MAX_ORIGINAL_BYTES;
+  const reason = `${describeError(input.error).slice(0, 2000)}${truncated ? ` [original value of ${original.length} bytes truncated to ${MAX_ORIGINAL_BYTES}]` : ''}`;
   const r = input.record;
   const originalHeaders: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(r?.headers ?? {})) if (v !== undefined) originalHeaders[k] = Buffer.from(v);
@@ -48,7 +57,7 @@ export function deadLetterRecord(stage: string, input: DeadLetterInput, now: num
     sourceOffset: r === undefined ? null : Number(r.offset),
     sourceRef: input.sourceRef ?? null,
     originalKey: r?.key ?? null,
-    originalValue: r?.value ?? input.originalValue ?? null,
+    originalValue: capped(r?.value ?? input.originalValue ?? null),
     originalHeaders,
   };
   const headers: Record<string, string> = {
@@ -69,7 +78,7 @@ export class DeadLetterPublisher {
 
   constructor(
     private readonly stage: string,
-    private readonly producer: ProducerPort,
+    private readonly producer: ProducerPort | undefined,
     private readonly serde: Serde,
     topicPrefix: string,
     private readonly now: () => number = Date.now,
@@ -77,9 +86,19 @@ export class DeadLetterPublisher {
     this.topic = topicName(TOPICS.deadLetter, topicPrefix);
   }
 
+  get topicName(): string {
+    return this.topic;
+  }
+
   /** Resolves once every dead letter is acknowledged by Kafka. */
   async publish(inputs: DeadLetterInput[]): Promise<void> {
     if (inputs.length === 0) return;
+    if (this.producer === undefined) throw new Error('this dead-letter publisher only builds records');
+    await this.producer.send(this.topic, await this.records(inputs));
+  }
+
+  /** The dead-letter records, for callers that write them inside their own transaction. */
+  async records(inputs: DeadLetterInput[]): Promise<OutgoingRecord[]> {
     const records: OutgoingRecord[] = [];
     for (const input of inputs) {
       const { value, headers } = deadLetterRecord(this.stage, input, this.now());
@@ -89,6 +108,6 @@ export class DeadLetterPublisher {
         headers: injectTraceHeaders({ ...headers }),
       });
     }
-    await this.producer.send(this.topic, records);
+    return records;
   }
 }

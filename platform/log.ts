@@ -23,6 +23,8 @@ export const REDACTED_FIELDS = [
   'originalKey',
   'originalValue',
   'payload',
+  'patient_id',
+  'sample_id',
 ] as const;
 
 export function createLogger(options: { level: string; name: string; destination?: pino.DestinationStream }): Logger {

@@ -3,7 +3,7 @@
  * `backbone setup` step), per subject with BACKWARD compatibility set before the first version, so
  * registries whose global default differs (Apicurio: NONE) still refuse incompatible changes.
  */
-import type { Config } from './config.ts';
+import { withoutCredentials, type Config } from './config.ts';
 import { BackboneError, DependencyError, InvalidInputError, describeError } from './errors.ts';
 
 export class IncompatibleSchemaError extends BackboneError {
@@ -12,6 +12,12 @@ export class IncompatibleSchemaError extends BackboneError {
     detail: string,
   ) {
     super(`schema for ${subject} is not BACKWARD compatible with the registered versions: ${detail}`, { retriable: false });
+  }
+}
+
+export class SubjectNotFoundError extends BackboneError {
+  constructor(readonly subject: string) {
+    super(`registry subject ${subject} does not exist`, { retriable: false });
   }
 }
 
@@ -43,7 +49,7 @@ export function createRegistryClient(config: Config): RegistryClient {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (error) {
-      throw new DependencyError('schema registry', `${method} ${base}${path} failed: ${describeError(error)}`, { cause: error });
+      throw new DependencyError('schema registry', `${method} ${withoutCredentials(base)}${path} failed: ${describeError(error)}`, { cause: error });
     }
     const textBody = await response.text();
     let json: unknown = textBody;
@@ -74,6 +80,7 @@ export function createRegistryClient(config: Config): RegistryClient {
     },
     async setCompatibility(subject, level) {
       const { status, json } = await call('PUT', `/config/${enc(subject)}`, { compatibility: level });
+      if (status === 404) throw new SubjectNotFoundError(subject);
       if (status !== 200) throw new DependencyError('schema registry', `set compatibility of ${subject} answered ${status}: ${message(json)}`, { retriable: false });
     },
     async compatibility(subject) {
@@ -92,11 +99,16 @@ export function createRegistryClient(config: Config): RegistryClient {
     async schemaById(id) {
       const { status, json } = await call('GET', `/schemas/ids/${id}`);
       if (status === 404) return undefined;
-      const schema = (json as { schema?: unknown }).schema;
+      const { schema, schemaType } = (json ?? {}) as { schema?: unknown; schemaType?: unknown };
       if (status !== 200 || typeof schema !== 'string') {
-        throw new DependencyError('schema registry', `schema ${id} answered ${status}: ${message(json)}`, { retriable: false });
+        throw new DependencyError('schema registry', `schema ${id} answered ${status}: ${message(json)}`);
       }
-      return JSON.parse(schema) as object;
+      if (schemaType !== undefined && schemaType !== 'AVRO') throw new InvalidInputError(`schema id ${id} is ${String(schemaType)}, not Avro`);
+      try {
+        return JSON.parse(schema) as object;
+      } catch {
+        throw new InvalidInputError(`schema id ${id} is not an Avro schema (not JSON)`);
+      }
     },
     async subjects() {
       const { json } = await call('GET', '/subjects');
@@ -118,7 +130,10 @@ export async function registerBackward(registry: RegistryClient, subject: string
   if (current !== 'BACKWARD') {
     try {
       await registry.setCompatibility(subject, 'BACKWARD');
-    } catch {
+    } catch (error) {
+      // Only a subject that does not exist yet may take its first version before the level is set;
+      // any other failure must not let a version in while the subject is unprotected.
+      if (!(error instanceof SubjectNotFoundError)) throw error;
       const id = await registry.register(subject, schema);
       await registry.setCompatibility(subject, 'BACKWARD');
       return id;

@@ -94,7 +94,12 @@ export function createSerde(config: Config): Serde {
       found = (async () => {
         const writer = await registryClient.schemaById(id);
         if (writer === undefined) throw new InvalidInputError(`value names schema id ${id}, which the registry does not know`);
-        const writerType = avro.Type.forSchema(writer as avro.Schema);
+        let writerType: avro.Type;
+        try {
+          writerType = avro.Type.forSchema(writer as avro.Schema);
+        } catch (error) {
+          throw new InvalidInputError(`schema id ${id} is not a valid Avro schema: ${describeError(error)}`);
+        }
         if (writerType.equals(c.type)) return (body: Buffer): unknown => c.type.fromBuffer(body) as unknown;
         let resolver: avro.Resolver;
         try {
@@ -105,10 +110,9 @@ export function createSerde(config: Config): Serde {
         return (body: Buffer): unknown => c.type.fromBuffer(body, resolver) as unknown;
       })();
       readers.set(key, found);
-      // A registry that is down must not poison the cache; unknown ids are cached like any answer.
-      found.catch((error: unknown) => {
-        if (!(error instanceof InvalidInputError)) readers.delete(key);
-      });
+      // Only successes are cached: an id unknown now (registry failing over, restored from a
+      // backup) may be known on the next record.
+      found.catch(() => readers.delete(key));
     }
     return found;
   }

@@ -55,7 +55,9 @@ export function parseLine(text: string, line: number, kind: PublishableKind, fac
     try {
       json = JSON.parse(trimmed);
     } catch (error) {
-      throw new InvalidInputError(`line ${line}: not JSON (${(error as Error).message})`);
+      // The parser's message quotes the text around the error, which may be a patient id: keep the position only.
+      const at = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new InvalidInputError(`line ${line}: not JSON${at === undefined ? '' : ` (syntax error at character ${Number(at) + 1})`}`);
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new InvalidInputError(`line ${line}: expected a JSON object`);

@@ -15,7 +15,7 @@ export function createClickHouse(config: Config, database: string = config.click
     username: config.clickhouseUser,
     password: config.clickhousePassword,
     database,
-    request_timeout: 30_000,
+    request_timeout: 15_000,
     max_open_connections: 8,
     // The client's own error log would print query parameters (patient ids); failures reach our log as errors instead.
     log: { level: ClickHouseLogLevel.OFF },
@@ -27,31 +27,46 @@ export function createClickHouse(config: Config, database: string = config.click
   });
 }
 
-/** ClickHouse error codes that mean the statement or data is wrong, so retrying cannot help. */
-const NON_RETRIABLE_CODES = new Set([
+/**
+ * ClickHouse error codes that mean the DATA of an insert is wrong: retrying cannot help, and the
+ * sink isolates and dead-letters the offending records. Everything else (unknown table or database,
+ * authentication, syntax — our own or the environment's fault — and transport errors) fails the
+ * whole batch so it is read again later: never a reason to dead-letter good records.
+ */
+const DATA_ERROR_CODES = new Set([
   '6', // CANNOT_PARSE_TEXT
   '26', // CANNOT_PARSE_QUOTED_STRING
   '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-  '36', // BAD_ARGUMENTS
-  '43', // ILLEGAL_TYPE_OF_ARGUMENT
-  '47', // UNKNOWN_IDENTIFIER
+  '32', // ATTEMPT_TO_READ_AFTER_EOF
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
   '53', // TYPE_MISMATCH
-  '60', // UNKNOWN_TABLE
-  '62', // SYNTAX_ERROR
   '69', // ARGUMENT_OUT_OF_BOUND
   '70', // CANNOT_CONVERT_TYPE
-  '81', // UNKNOWN_DATABASE
+  '72', // CANNOT_PARSE_NUMBER
   '117', // INCORRECT_DATA
+  '131', // TOO_LARGE_STRING_SIZE
+  '321', // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
   '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
-  '395', // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
-  '516', // AUTHENTICATION_FAILED
+  '407', // DECIMAL_OVERFLOW
 ]);
 
-/** Wraps a ClickHouse failure in the error tree: bad data/SQL is not retriable, the rest is. */
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+}
+
+/**
+ * Wraps a ClickHouse failure in the error tree. The message names the code and its type but does
+ * not copy the server's text, which can quote the offending values (patient ids).
+ */
 export function classifyClickHouseError(what: string, error: unknown): Error {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  if (NON_RETRIABLE_CODES.has(code)) {
-    return new InvalidInputError(`${what}: ${describeError(error)}`, { cause: error });
+  const code = errorCode(error);
+  const type = typeof error === 'object' && error !== null && 'type' in error ? String(error.type) : '';
+  if (DATA_ERROR_CODES.has(code)) {
+    return new InvalidInputError(`${what}: ClickHouse refused the data (code ${code}${type === '' ? '' : ` ${type}`})`, { cause: error });
+  }
+  if (code !== '') {
+    return new DependencyError('clickhouse', `${what}: ClickHouse error code ${code}${type === '' ? '' : ` ${type}`}`, { cause: error });
   }
   return new DependencyError('clickhouse', `${what}: ${describeError(error)}`, { cause: error });
 }

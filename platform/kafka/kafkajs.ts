@@ -11,7 +11,7 @@ import {
   type LogEntry,
 } from 'kafkajs';
 import type { Config } from '../config.ts';
-import { DependencyError, describeError } from '../errors.ts';
+import { DependencyError, describeError, isRetriable } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { sleep } from '../retry.ts';
 import type {
@@ -24,7 +24,9 @@ import type {
   OutgoingRecord,
   ProducerPort,
   TopicConfig,
+  TransactionalProducerPort,
 } from './port.ts';
+import { nextOffsets } from './port.ts';
 
 /** kafkajs logs go through our logger at warn and above; its noisy start-up chatter is dropped. */
 function kafkajsLogCreator(log: Logger) {
@@ -58,6 +60,7 @@ export function createKafka(config: Config, log: Logger, clientSuffix = ''): Kaf
   });
   return {
     producer: () => createProducer(kafka),
+    transactionalProducer: (id) => createTransactionalProducer(kafka, id),
     consumer: (options) => new KafkajsBatchingConsumer(kafka, options, log),
     admin: () => createAdmin(kafka),
   };
@@ -83,7 +86,45 @@ async function createProducer(kafka: Kafka): Promise<ProducerPort> {
           messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
         });
       } catch (error) {
-        throw new DependencyError('kafka', `produce to ${topic} failed: ${describeError(error)}`, { cause: error });
+        // kafkajs says whether its error is retriable (a record over max.message.bytes is not).
+        throw new DependencyError('kafka', `produce to ${topic} failed: ${describeError(error)}`, { cause: error, retriable: isRetriable(error) });
+      }
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+async function createTransactionalProducer(kafka: Kafka, transactionalId: string): Promise<TransactionalProducerPort> {
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    transactionTimeout: 30_000,
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  await connect('transactional producer', () => producer.connect());
+  return {
+    async commit(batches, offsets) {
+      const transaction = await producer.transaction();
+      try {
+        for (const b of batches) {
+          if (b.records.length === 0) continue;
+          await transaction.send({ topic: b.topic, acks: -1, messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+        }
+        if (offsets !== undefined && offsets.offsets.length > 0) {
+          const byTopic = new Map<string, { partition: number; offset: string }[]>();
+          for (const o of offsets.offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+          await transaction.sendOffsets({
+            consumerGroupId: offsets.groupId,
+            topics: [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions })),
+          });
+        }
+        await transaction.commit();
+      } catch (error) {
+        await transaction.abort().catch(() => {});
+        throw new DependencyError('kafka', `transaction failed and was aborted: ${describeError(error)}`, { cause: error });
       }
     },
     close: () => producer.disconnect(),
@@ -133,6 +174,9 @@ async function createAdmin(kafka: Kafka): Promise<AdminPort> {
       const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
       return (result?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
     },
+    async deleteGroups(groupIds: string[]) {
+      if (groupIds.length > 0) await admin.deleteGroups(groupIds);
+    },
     close: () => admin.disconnect(),
   };
 }
@@ -147,6 +191,11 @@ function toIncoming(topic: string, partition: number, m: KafkaMessage): Incoming
 
 const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/** Longest a failed batch waits before it is read again: below the session timeout, so the member stays. */
+const MAX_REWIND_DELAY_MS = 8_000;
+const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_MS = 3_000;
+
 class KafkajsBatchingConsumer implements ConsumerPort {
   private readonly consumer: Consumer;
   private buffer: IncomingRecord[] = [];
@@ -158,6 +207,8 @@ class KafkajsBatchingConsumer implements ConsumerPort {
   private fatalListeners: ((error: unknown) => void)[] = [];
   private failures = 0;
   private stopping = false;
+  /** Partitions this member owns ('topic\0partition'); undefined until the first join. */
+  private assigned: Set<string> | undefined;
 
   constructor(
     kafka: Kafka,
@@ -169,13 +220,20 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       // The broker answers as soon as data is there, or after maxBatchMs at the latest.
       maxWaitTimeInMs: Math.max(10, Math.min(options.maxBatchMs, 1_000)),
       // A crashed member's partitions move to a live one within ~10 s.
-      sessionTimeout: 10_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_MS,
       allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       if (!event.payload.restart) for (const l of this.fatalListeners) l(event.payload.error);
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const owned = new Set<string>();
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) for (const p of partitions) owned.add(tp(topic, p));
+      this.assigned = owned;
+      // Records of partitions another member now owns are that member's to handle and commit.
+      this.buffer = this.buffer.filter((r) => owned.has(tp(r.topic, r.partition)));
     });
   }
 
@@ -185,56 +243,80 @@ class KafkajsBatchingConsumer implements ConsumerPort {
 
   async start(handler: BatchHandler): Promise<void> {
     this.handler = handler;
-    await connect(`consumer ${this.options.groupId}`, () => this.consumer.connect());
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
-    // Resolves on the first group join; a crash before that (broker gone) rejects instead of hanging.
-    const joined = new Promise<void>((resolve, reject) => {
-      const offJoin = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        offJoin();
-        offCrash();
-        resolve();
+    try {
+      await connect(`consumer ${this.options.groupId}`, () => this.consumer.connect());
+      await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
+      // Resolves on the first group join. A crash kafkajs will not recover from rejects instead of
+      // hanging; one it restarts from by itself (coordinator not ready yet) is waited out.
+      const joined = new Promise<void>((resolve, reject) => {
+        const offJoin = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+          offJoin();
+          offCrash();
+          resolve();
+        });
+        const offCrash = this.consumer.on(this.consumer.events.CRASH, (event) => {
+          if (event.payload.restart) return;
+          offJoin();
+          offCrash();
+          reject(new DependencyError('kafka', `consumer ${this.options.groupId} failed to join: ${describeError(event.payload.error)}`, { cause: event.payload.error }));
+        });
       });
-      const offCrash = this.consumer.on(this.consumer.events.CRASH, (event) => {
-        offJoin();
-        offCrash();
-        reject(new DependencyError('kafka', `consumer ${this.options.groupId} failed to join: ${describeError(event.payload.error)}`, { cause: event.payload.error }));
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          for (const message of batch.messages) {
+            // Unresolved and uncommitted: whatever is left here is fetched again by the next owner.
+            if (this.stopping || !payload.isRunning() || payload.isStale()) break;
+            if (this.buffer.length === 0) this.oldestAt = Date.now();
+            this.buffer.push(toIncoming(batch.topic, batch.partition, message));
+            // Moves the fetch position only; the commit happens after the flush.
+            payload.resolveOffset(message.offset);
+            if (this.buffer.length >= this.options.maxBatchSize) await this.flushKeepingMembership(() => payload.heartbeat());
+          }
+          if (this.due()) await this.flushKeepingMembership(() => payload.heartbeat());
+        },
       });
-    });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async (payload) => {
-        const { batch } = payload;
-        for (const message of batch.messages) {
-          // Unresolved and uncommitted: whatever is left here is fetched again by the next owner.
-          if (this.stopping || !payload.isRunning() || payload.isStale()) break;
-          if (this.buffer.length === 0) this.oldestAt = Date.now();
-          this.buffer.push(toIncoming(batch.topic, batch.partition, message));
-          // Moves the fetch position only; the commit happens after the flush.
-          payload.resolveOffset(message.offset);
-        }
-        if (this.buffer.length >= this.options.maxBatchSize || this.due()) await this.flush(() => payload.heartbeat());
-      },
-    });
-    this.timer = setInterval(
-      () => {
-        // Outside eachBatch kafkajs keeps the membership alive itself, so no heartbeat is needed.
-        if (this.due() && !this.stopping) void this.flush(async () => {});
-      },
-      Math.max(5, Math.floor(this.options.maxBatchMs / 4)),
-    );
-    await joined;
+      this.timer = setInterval(
+        () => {
+          // Outside eachBatch kafkajs keeps the membership alive itself, so no heartbeat is needed.
+          if (this.due() && !this.stopping) void this.flush(async () => {});
+        },
+        Math.max(5, Math.floor(this.options.maxBatchMs / 4)),
+      );
+      await joined;
+    } catch (error) {
+      // Leave nothing running behind a failed start: no timer, no kafkajs restart pending.
+      this.stopping = true;
+      if (this.timer !== undefined) clearInterval(this.timer);
+      await this.consumer.disconnect().catch(() => {});
+      throw error;
+    }
   }
 
   private due(): boolean {
     return this.buffer.length > 0 && Date.now() - this.oldestAt >= this.options.maxBatchMs;
   }
 
+  /**
+   * kafkajs 2 heartbeats only between batches; while eachBatch waits on a slow flush (ClickHouse
+   * retrying) it heartbeats here, so the member is not evicted and the group not rebalanced.
+   */
+  private async flushKeepingMembership(heartbeat: () => Promise<void>): Promise<void> {
+    const beat = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_MS);
+    try {
+      await this.flush(heartbeat);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   /** Serialised: one flush at a time, in arrival order. */
   private flush(heartbeat: () => Promise<void>): Promise<void> {
     const run = this.flushChain.then(() => this.flushNow(heartbeat));
-    this.flushChain = run.catch(() => {});
+    this.flushChain = run.catch((error: unknown) => this.log.error({ err: describeError(error), group: this.options.groupId }, 'flush failed'));
     return run;
   }
 
@@ -249,17 +331,13 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       await this.rewind(records, error);
       return;
     }
-    const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
-    for (const r of records) {
-      const key = tp(r.topic, r.partition);
-      const offset = BigInt(r.offset) + 1n;
-      const seen = next.get(key);
-      if (seen === undefined || offset > seen.offset) next.set(key, { topic: r.topic, partition: r.partition, offset });
-    }
+    if (this.options.offsetCommit === 'by-handler') return;
+    // Only partitions this member still owns: committing another owner's partition could move its
+    // offset backwards.
+    const owned = this.assigned;
+    const offsets = nextOffsets(records).filter((o) => owned === undefined || owned.has(tp(o.topic, o.partition)));
     try {
-      await this.consumer.commitOffsets(
-        [...next.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })),
-      );
+      await this.consumer.commitOffsets(offsets);
     } catch (error) {
       // The effect is durable and idempotent; after a rebalance the new owner re-reads and re-applies.
       this.log.warn({ err: describeError(error), group: this.options.groupId }, 'offset commit failed; records will be re-delivered');
@@ -280,23 +358,35 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       const seen = first.get(key);
       if (seen === undefined || offset < seen.offset) first.set(key, { topic: r.topic, partition: r.partition, offset });
     }
-    for (const o of first.values()) this.consumer.seek({ topic: o.topic, partition: o.partition, offset: o.offset.toString() });
     this.failures++;
-    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+    const delay = Math.min(MAX_REWIND_DELAY_MS, 250 * 2 ** Math.min(this.failures, 6));
     this.log.error(
-      { err: describeError(error), group: this.options.groupId, records: failed.length, retryInMs: delay },
-      'batch failed; rewinding to the last committed position',
+      { err: describeError(error), group: this.options.groupId, records: failed.length, failures: this.failures, retryInMs: delay },
+      'batch failed; reading it again from the last committed position',
     );
+    for (const o of first.values()) {
+      try {
+        this.consumer.seek({ topic: o.topic, partition: o.partition, offset: o.offset.toString() });
+      } catch (seekError) {
+        // No group right now (rebalancing or restarting): the committed offset is where reading resumes.
+        this.log.warn({ err: describeError(seekError), group: this.options.groupId }, 'seek failed; resuming from the committed offset');
+      }
+    }
     await sleep(delay, this.abort.signal);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-    // Drain what was buffered so a clean shutdown commits everything it already handled.
-    await this.flush(async () => {}).catch(() => {});
-    this.abort.abort();
-    await this.consumer.disconnect();
+    try {
+      this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+      // Drain what was buffered so a clean shutdown commits everything it already handled.
+      await this.flush(async () => {}).catch(() => {});
+    } catch (error) {
+      this.log.warn({ err: describeError(error), group: this.options.groupId }, 'could not drain before stopping; records will be re-delivered');
+    } finally {
+      this.abort.abort();
+      await this.consumer.disconnect();
+    }
   }
 }

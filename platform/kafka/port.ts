@@ -29,6 +29,33 @@ export interface ProducerPort {
   close(): Promise<void>;
 }
 
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Sends records and commits consumer offsets in one Kafka transaction: all of it happens or none. */
+export interface TransactionalProducerPort {
+  commit(
+    batches: { topic: string; records: OutgoingRecord[] }[],
+    offsets?: { groupId: string; offsets: TopicPartitionOffset[] },
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The offsets to commit after handling `records`: one past the highest offset per partition. */
+export function nextOffsets(records: readonly Pick<IncomingRecord, 'topic' | 'partition' | 'offset'>[]): TopicPartitionOffset[] {
+  const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  for (const r of records) {
+    const key = `${r.topic}\u0000${r.partition}`;
+    const offset = BigInt(r.offset) + 1n;
+    const seen = next.get(key);
+    if (seen === undefined || offset > seen.offset) next.set(key, { topic: r.topic, partition: r.partition, offset });
+  }
+  return [...next.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() }));
+}
+
 export interface BatchContext {
   /** Keeps the group membership alive during long work. */
   heartbeat(): Promise<void>;
@@ -51,6 +78,11 @@ export interface ConsumerOptions {
   maxBatchSize: number;
   /** Flush when the oldest buffered record has waited this long. */
   maxBatchMs: number;
+  /**
+   * Who commits offsets: the consumer after the handler resolves (default), or the handler itself,
+   * inside a Kafka transaction with its outputs (`TransactionalProducerPort.commit`).
+   */
+  offsetCommit?: 'after-handler' | 'by-handler';
 }
 
 export interface ConsumerPort {
@@ -84,11 +116,14 @@ export interface AdminPort {
   topicOffsets(topic: string): Promise<TopicOffsets[]>;
   /** Committed offsets of a group for a topic, by partition ('-1' when none). */
   groupOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
+  deleteGroups(groupIds: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface KafkaPort {
   producer(): Promise<ProducerPort>;
+  /** A transactional producer; one transactional id per processor instance fences its zombies. */
+  transactionalProducer(transactionalId: string): Promise<TransactionalProducerPort>;
   consumer(options: ConsumerOptions): ConsumerPort;
   admin(): Promise<AdminPort>;
 }

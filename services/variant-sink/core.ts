@@ -125,11 +125,12 @@ export function unixSeconds(epochMs: number): string {
 }
 
 /**
- * Deduplication token of an insert: the same records always give the same token, so an insert
- * retried after a timeout (or re-sent after a crash with the same batch) is stored once.
+ * Deduplication token of an insert: a hash of the rows' whole content, so an insert retried after a
+ * timeout (or the same batch re-sent after a crash) is stored once, while new data that happens to
+ * sit at the same Kafka coordinates (a re-created topic) is never mistaken for a duplicate.
  */
-export function dedupToken(rows: readonly Pick<VariantCallRow, 'kafka_topic' | 'kafka_partition' | 'kafka_offset' | 'call_index'>[]): string {
+export function dedupToken(rows: readonly object[]): string {
   const hash = createHash('sha256');
-  for (const r of rows) hash.update(`${r.kafka_topic}\u0000${r.kafka_partition}\u0000${r.kafka_offset}\u0000${r.call_index}\n`);
+  for (const r of rows) hash.update(JSON.stringify(r)).update('\n');
   return hash.digest('hex');
 }

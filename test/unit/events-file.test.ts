@@ -18,7 +18,10 @@ describe('events-file connector core', () => {
     expect(ok).toHaveLength(14);
     expect(bad).toHaveLength(1);
     expect(bad[0]?.line).toBe(17);
-    expect(!bad[0]?.ok && bad[0]?.error.message).toMatch(/^line 17: not JSON/);
+    const reason = !bad[0]?.ok ? bad[0]?.error.message : '';
+    expect(reason).toMatch(/^line 17: not JSON \(syntax error at character \d+\)$/);
+    // The parser quotes the text near the error; the reason must not carry the patient id along.
+    expect(reason).not.toContain('PT-0015');
   });
 
   it('fills schema defaults, lineage and a deterministic id', () => {
@@ -48,13 +51,20 @@ describe('events-file connector core', () => {
   it.each([
     ['[1,2]', /line 1: expected a JSON object/],
     ['{"patientId": "PT-1", "sampleId": "S", "sourceKind": "VCF", "assembly": "GRCh38", "calls": []}', /line 1: calls is empty/],
-    ['{"patientId": "PT-1", "sampleId": "S", "calls": [{"chrom": "1", "pos": "12", "ref": "A", "alts": [], "gt": [0,0], "recordRef": "x"}]}', /calls\.0\.pos="12"/],
-    ['{"sampleId": "S", "calls": []}', /patientId=missing/],
+    ['{"patientId": "PT-1", "sampleId": "S", "calls": [{"chrom": "1", "pos": "12", "ref": "A", "alts": [], "gt": [0,0], "recordRef": "x"}]}', /calls\.0\.pos \(got string\)/],
+    ['{"sampleId": "S", "calls": []}', /patientId \(missing\)/],
     ['{"patientId": "  ", "sampleId": "S", "sourceKind": "VCF", "assembly": "GRCh38", "calls": [{"chrom": "1", "pos": 12, "ref": "A", "alts": [], "gt": [0,0], "recordRef": "x"}]}', /patientId is empty/],
   ])('refuses %s with a specific reason', (line, reason) => {
     const result = parseLine(line, 1, 'genotype-calls', facts);
     expect(result?.ok).toBe(false);
     expect(result && !result.ok ? result.error.message : '').toMatch(reason);
+  });
+
+  it('names invalid fields by path and kind, never by value', () => {
+    const result = parseLine('{"patientId": 12345, "sampleId": "S", "sourceKind": "VCF", "assembly": "GRCh38", "calls": []}', 1, 'genotype-calls', facts);
+    const message = result && !result.ok ? result.error.message : '';
+    expect(message).toMatch(/patientId \(got number\)/);
+    expect(message).not.toContain('12345');
   });
 
   it('skips blank and comment lines', () => {

@@ -1,0 +1,118 @@
+/**
+ * Hand-rolled Avro binary encoding of GenotypeCallSet, for the hot path: the site part of a call
+ * (chrom, pos, ref, alts / quality, filters, variantId, gene, recordRef) is encoded once per VCF
+ * record and copied into every call of every sample that carries it; only GT/phase/PS/DP/GQ are
+ * encoded per call. The bytes are exactly what avsc writes for the committed schema: unit tests
+ * compare both on many calls, and every run checks one event against avsc before publishing.
+ */
+import type { Assembly, Lineage, SourceKind } from '../../platform/events.ts';
+
+/** Avro long/int: zigzag varint. Exact for every safe integer. */
+export function writeLong(buf: Buffer, pos: number, n: number): number {
+  if (n >= -0x40000000 && n < 0x40000000) {
+    let z = (n << 1) ^ (n >> 31);
+    while (z > 0x7f) {
+      buf[pos++] = (z & 0x7f) | 0x80;
+      z >>>= 7;
+    }
+    buf[pos++] = z;
+    return pos;
+  }
+  let z = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (z >= 0x80) {
+    buf[pos++] = (z % 0x80) | 0x80;
+    z = Math.floor(z / 0x80);
+  }
+  buf[pos++] = z;
+  return pos;
+}
+
+/** Upper bound of the bytes writeLong uses. */
+export const MAX_LONG_BYTES = 10;
+
+export function writeString(buf: Buffer, pos: number, s: string): number {
+  const length = Buffer.byteLength(s);
+  pos = writeLong(buf, pos, length);
+  buf.write(s, pos, length, 'utf8');
+  return pos + length;
+}
+
+export function stringBytes(s: string): number {
+  const length = Buffer.byteLength(s);
+  return length + MAX_LONG_BYTES;
+}
+
+/** A small growable writer for the per-record and per-file parts (not the per-call hot path). */
+export class Bytes {
+  buf = Buffer.allocUnsafe(256);
+  pos = 0;
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  long(n: number): this {
+    this.room(MAX_LONG_BYTES);
+    this.pos = writeLong(this.buf, this.pos, n);
+    return this;
+  }
+  string(s: string): this {
+    this.room(stringBytes(s));
+    this.pos = writeString(this.buf, this.pos, s);
+    return this;
+  }
+  nullableString(s: string | null): this {
+    return s === null ? this.long(0) : this.long(1).string(s);
+  }
+  double(d: number): this {
+    this.room(8);
+    this.buf.writeDoubleLE(d, this.pos);
+    this.pos += 8;
+    return this;
+  }
+  stringArray(items: readonly string[]): this {
+    if (items.length > 0) {
+      this.long(items.length);
+      for (const s of items) this.string(s);
+    }
+    return this.long(0);
+  }
+  /** A copy of what was written. */
+  take(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+}
+
+export const SOURCE_KINDS: readonly SourceKind[] = ['VCF', 'FHIR', 'LAB_REPORT', 'OTHER'];
+export const ASSEMBLIES: readonly Assembly[] = ['GRCh37', 'GRCh38', 'UNKNOWN'];
+
+/** chrom, pos, ref, alts: the part of a call before the genotype. */
+export function sitePrefix(chrom: string, pos: number, ref: string, alts: readonly string[]): Buffer {
+  return new Bytes().string(chrom).long(pos).string(ref).stringArray(alts).take();
+}
+
+/** quality, filters, variantId, gene, recordRef: the part of a call after the genotype. */
+export function siteSuffix(quality: number | null, filters: readonly string[], variantId: string | null, gene: string | null, recordRef: string): Buffer {
+  const b = new Bytes();
+  if (quality === null) b.long(0);
+  else b.long(1).double(quality);
+  return b.stringArray(filters).nullableString(variantId).nullableString(gene).string(recordRef).take();
+}
+
+/** The lineage record, the same for every event of a file. */
+export function lineageBytes(l: Lineage): Buffer {
+  return new Bytes()
+    .string(l.sourceId)
+    .string(l.sourceSha256)
+    .nullableString(l.lab)
+    .long(l.ingestedAt)
+    .string(l.connector)
+    .string(l.pipelineVersion)
+    .take();
+}
+
+/** patientId, sampleId, sourceKind, assembly: the part of an event after its id, per sample. */
+export function sampleHead(patientId: string, sampleId: string, sourceKind: SourceKind, assembly: Assembly): Buffer {
+  return new Bytes().string(patientId).string(sampleId).long(SOURCE_KINDS.indexOf(sourceKind)).long(ASSEMBLIES.indexOf(assembly)).take();
+}

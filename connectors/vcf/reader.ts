@@ -1,0 +1,202 @@
+/**
+ * Reading VCF bytes: plain text, gzip, or BGZF (bgzip). A first pass hashes the file and checks
+ * the compression framing end to end, so a truncated or corrupt file is refused before any event is
+ * published. The second pass streams the text; BGZF blocks are inflated in parallel on the libuv
+ * thread pool (gunzip also checks each block's CRC and size) and handed over in order, so
+ * decompression overlaps with scanning.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip, gunzip } from 'node:zlib';
+import { InvalidInputError } from '../../platform/errors.ts';
+
+export type Compression = 'none' | 'gzip' | 'bgzf';
+
+export interface FileInspection {
+  sha256: string;
+  byteSize: number;
+  compression: Compression;
+}
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/** Whether a gzip member header is BGZF: FEXTRA with a 'BC' subfield of length 2. */
+function isBgzfHeader(h: Buffer): boolean {
+  return h.length >= 18 && h[0] === 0x1f && h[1] === 0x8b && h[2] === 8 && ((h[3] ?? 0) & 4) !== 0 && h.readUInt16LE(10) === 6 && h[12] === 0x42 && h[13] === 0x43 && h.readUInt16LE(14) === 2;
+}
+
+/** Follows BGZF block headers across chunks of a sequential read. */
+export class BgzfWalker {
+  private next = 0;
+  private at = 0;
+  private readonly head = Buffer.alloc(18);
+  private filled = 0;
+  private lastSize = 0;
+  blocks = 0;
+
+  feed(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.at < this.next) {
+        const skip = Math.min(this.next - this.at, chunk.length - i);
+        i += skip;
+        this.at += skip;
+        continue;
+      }
+      const take = Math.min(18 - this.filled, chunk.length - i);
+      chunk.copy(this.head, this.filled, i, i + take);
+      this.filled += take;
+      i += take;
+      this.at += take;
+      if (this.filled === 18) {
+        if (!isBgzfHeader(this.head)) {
+          throw new InvalidInputError(`corrupt bgzip file: no BGZF block header at byte ${this.next} (a concatenation of gzip and bgzip data?)`);
+        }
+        this.lastSize = this.head.readUInt16LE(16) + 1;
+        this.next += this.lastSize;
+        this.filled = 0;
+        this.blocks++;
+      }
+    }
+  }
+
+  finish(size: number): void {
+    if (this.filled > 0 || this.next > size) throw new InvalidInputError(`truncated bgzip file: the last block (at byte ${this.next - this.lastSize}) needs bytes the file does not have (${size} bytes)`);
+    if (this.lastSize !== 28) throw new InvalidInputError('truncated bgzip file: it does not end with the BGZF end-of-file block');
+  }
+}
+
+/**
+ * Hashes the file and checks its compression framing: BGZF block chain and end-of-file block, or a
+ * full test inflate of plain gzip. Empty files and corrupt compression are refused here.
+ */
+export async function inspectFile(file: string): Promise<FileInspection> {
+  const hash = createHash('sha256');
+  let byteSize = 0;
+  let compression: Compression | undefined;
+  let walker: BgzfWalker | undefined;
+  let gunzipCheck: Promise<void> | undefined;
+  let gz: ReturnType<typeof createGunzip> | undefined;
+  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+  for await (const raw of stream) {
+    const chunk = raw as Buffer;
+    if (compression === undefined) {
+      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        compression = isBgzfHeader(chunk) ? 'bgzf' : 'gzip';
+        if (compression === 'bgzf') walker = new BgzfWalker();
+        else {
+          gz = createGunzip();
+          const g = gz;
+          gunzipCheck = new Promise<void>((resolve, reject) => {
+            g.on('data', () => {});
+            g.on('end', resolve);
+            g.on('error', reject);
+          });
+          gunzipCheck.catch(() => {});
+        }
+      } else compression = 'none';
+    }
+    hash.update(chunk);
+    byteSize += chunk.length;
+    walker?.feed(chunk);
+    if (gz !== undefined && !gz.write(chunk)) await new Promise((r) => gz?.once('drain', r));
+  }
+  if (byteSize === 0) throw new InvalidInputError('the file is empty');
+  walker?.finish(byteSize);
+  if (gz !== undefined && gunzipCheck !== undefined) {
+    gz.end();
+    try {
+      await gunzipCheck;
+    } catch (error) {
+      throw new InvalidInputError(`corrupt or truncated gzip file: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return { sha256: hash.digest('hex'), byteSize, compression: compression ?? 'none' };
+}
+
+/** Progress of the second pass in bytes of the file as stored (compressed bytes for gzip). */
+export type OnBytes = (storedBytes: number) => void;
+
+/** The file's text, decompressed, in order. */
+export async function* readText(file: string, compression: Compression, onBytes: OnBytes = () => {}): AsyncGenerator<Buffer> {
+  if (compression === 'bgzf') {
+    yield* readBgzf(file, onBytes);
+    return;
+  }
+  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+  if (compression === 'none') {
+    for await (const chunk of stream) {
+      onBytes((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+    return;
+  }
+  stream.on('data', (chunk) => onBytes((chunk as Buffer).length));
+  const gz = stream.pipe(createGunzip({ chunkSize: 1024 * 1024 }));
+  stream.on('error', (error) => gz.destroy(error));
+  try {
+    for await (const chunk of gz) yield chunk as Buffer;
+  } catch (error) {
+    throw new InvalidInputError(`corrupt or truncated gzip file: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function gunzipAsync(block: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => gunzip(block, (error, out) => (error === null ? resolve(out) : reject(error))));
+}
+
+/** Blocks in flight on the thread pool: enough to keep its threads busy while the main thread scans. */
+const IN_FLIGHT = 32;
+
+async function* readBgzf(file: string, onBytes: OnBytes): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  const pending: { promise: Promise<Buffer>; size: number }[] = [];
+  try {
+    let buf = Buffer.alloc(0);
+    let offset = 0;
+    let eof = false;
+    for (;;) {
+      // Cut whole blocks from what was read; start their inflation.
+      let p = 0;
+      while (pending.length < IN_FLIGHT && buf.length - p >= 18) {
+        const header = buf.subarray(p, p + 18);
+        if (!isBgzfHeader(header)) throw new InvalidInputError(`corrupt bgzip file: no BGZF block header at byte ${offset - buf.length + p}`);
+        const size = header.readUInt16LE(16) + 1;
+        if (buf.length - p < size) break;
+        const block = buf.subarray(p, p + size);
+        const promise = gunzipAsync(block);
+        promise.catch(() => {});
+        pending.push({ promise, size });
+        p += size;
+      }
+      if (p > 0) buf = buf.subarray(p);
+      if (pending.length < IN_FLIGHT && !eof) {
+        const chunk = Buffer.allocUnsafe(READ_CHUNK);
+        const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, offset);
+        if (bytesRead === 0) eof = true;
+        else {
+          offset += bytesRead;
+          buf = buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
+          continue;
+        }
+      }
+      const first = pending.shift();
+      if (first === undefined) {
+        if (buf.length > 0) throw new InvalidInputError(`truncated bgzip file: ${buf.length} bytes after the last whole block`);
+        return;
+      }
+      let out: Buffer;
+      try {
+        out = await first.promise;
+      } catch (error) {
+        throw new InvalidInputError(`corrupt bgzip block: ${(error as Error).message}`, { cause: error });
+      }
+      onBytes(first.size);
+      if (out.length > 0) yield out;
+    }
+  } finally {
+    await handle.close();
+    for (const p of pending) p.promise.catch(() => {});
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Thin runner of the VCF connector: checks and hashes the file, streams its text through the pure
+ * core, publishes the events keyed by patient (acks=all, a few batches in flight so scanning and
+ * producing overlap), dead-letters rejected records with their line number, and announces the
+ * document on ops.source-documents.v1 once every event is acknowledged.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../../platform/config.ts';
+import { TOPICS, topicName } from '../../platform/catalogue.ts';
+import { valueType } from '../../platform/conform.ts';
+import { DeadLetterPublisher } from '../../platform/dead-letter.ts';
+import { InvalidInputError } from '../../platform/errors.ts';
+import type { GenotypeCallSet, SourceDocumentReceived } from '../../platform/events.ts';
+import type { KafkaPort, OutgoingRecord, ProducerPort } from '../../platform/kafka/port.ts';
+import type { Logger } from '../../platform/log.ts';
+import { createSerde, type Serde } from '../../platform/serde.ts';
+import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry.ts';
+import { PIPELINE_VERSION } from '../../platform/version.ts';
+import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats } from './core.ts';
+import { pgxPositions } from './pgx-positions.ts';
+import { inspectFile, readText } from './reader.ts';
+import type { SampleMapping } from './samples.ts';
+
+export interface VcfPublishOptions {
+  mapping: SampleMapping;
+  lab?: string | null;
+  /** Name to announce instead of the path's base name (uploads), or null to withhold it. */
+  fileName?: string | null;
+  /** Authenticated publisher (HTTP uploads). */
+  submittedBy?: string | null;
+  /** Write the events as JSON lines here instead of publishing; no server is touched. */
+  dryRun?: Writable;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  bytes: number;
+  totalBytes: number;
+  records: number;
+  calls: number;
+  events: number;
+}
+
+export interface VcfSummary {
+  file: string;
+  sha256: string;
+  compression: string;
+  version: string;
+  assembly: string;
+  assemblyEvidence: string;
+  samples: number;
+  unmappedSamples: string[];
+  records: number;
+  events: number;
+  calls: number;
+  nonRefCalls: number;
+  deadLettered: number;
+  skippedContigRecords: number;
+  skippedContigs: Record<string, number>;
+  recordsWithoutGenotypes: number;
+  pgx: VcfStats['pgx'];
+  seconds: number;
+}
+
+/** Records per Kafka produce request are capped by bytes: the broker refuses batches over ~1 MB per partition. */
+const MAX_BATCH_BYTES = 900 * 1024;
+/** Produce requests awaiting acknowledgement while the next batches are prepared. */
+const MAX_IN_FLIGHT = 4;
+
+/** A small VCF whose events exercise every field, encoded by the core and by avsc before publishing. */
+const PROBE_VCF = [
+  '##fileformat=VCFv4.2',
+  '##contig=<ID=chr1,length=248956422>',
+  '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1',
+  'chr1\t1000\trs1\tA\tG,AT\t50.5\tPASS\t.\tGT:DP:GQ:PS\t1|2:30:99:1000',
+  'chr1\t1001\t.\tC\tT\t.\tq10;s50\t.\tGT:DP:GQ:PS\t./1:.:.:.',
+  'chr1\t3000000000\t.\tC\tT\t1e-3\t.\t.\tGT\t1',
+  '',
+].join('\n');
+
+/**
+ * Checks the hand-written Avro encoding against avsc on the probe events and returns the wire
+ * header (magic byte + registered schema id) for the genotype topic.
+ */
+export async function wireHeaderFor(serde: Serde): Promise<Buffer> {
+  const parser = new VcfParser({
+    facts: { sha256: '0'.repeat(64), sourceId: 'probe', lab: 'probe lab', ingestedAt: 1700000000000, pipelineVersion: PIPELINE_VERSION },
+    mapping: { kind: 'keyed-hash', key: 'probe' },
+  });
+  parser.push(Buffer.from(PROBE_VCF));
+  parser.end();
+  const [event] = parser.take().events;
+  if (event === undefined) throw new Error('VCF connector self-check produced no event');
+  const value = valueType(TOPICS.genotypeCalls).fromBuffer(event.value) as GenotypeCallSet;
+  const reference = await serde.encode(TOPICS.genotypeCalls, value);
+  if (!reference.subarray(5).equals(event.value)) {
+    throw new Error('VCF connector self-check failed: the hand-written Avro encoding differs from avsc for the committed schema');
+  }
+  return Buffer.from(reference.subarray(0, 5));
+}
+
+export interface VcfDeps {
+  config: Config;
+  log: Logger;
+  kafka?: KafkaPort;
+  /** A producer to reuse (watch and serve keep one open); otherwise one is opened per file. */
+  producer?: ProducerPort;
+}
+
+export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublishOptions): Promise<VcfSummary> {
+  const started = performance.now();
+  const { config, log } = deps;
+  const info = await stat(file).catch(() => {
+    throw new InvalidInputError(`${file}: no such file`);
+  });
+  if (!info.isFile()) throw new InvalidInputError(`${file}: not a regular file`);
+  if (info.size === 0) throw new InvalidInputError(`${file}: the file is empty`);
+  const inspected = await inspectFile(file).catch((error: unknown) => {
+    if (error instanceof InvalidInputError) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
+    throw error;
+  });
+  const { sha256 } = inspected;
+  const sourceId = `sha256:${sha256}`;
+  const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
+  const dry = options.dryRun;
+  const serde = dry === undefined ? createSerde(config) : undefined;
+  const wireHeader = serde === undefined ? Buffer.alloc(0) : await wireHeaderFor(serde);
+  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), wireHeader });
+  const topic = topicName(TOPICS.genotypeCalls, config.topicPrefix);
+
+  let producer: ProducerPort | undefined;
+  let ownProducer = false;
+  if (dry === undefined) {
+    if (deps.producer !== undefined) producer = deps.producer;
+    else {
+      if (deps.kafka === undefined) throw new Error('publishVcf needs a Kafka port or a producer');
+      producer = await deps.kafka.producer();
+      ownProducer = true;
+    }
+  }
+  const deadLetters = producer === undefined || serde === undefined ? undefined : new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
+  const progress: Progress = { bytes: 0, totalBytes: inspected.byteSize, records: 0, calls: 0, events: 0 };
+  let deadLettered = 0;
+  const type = valueType(TOPICS.genotypeCalls);
+
+  try {
+    await withSpan(`${topic} publish`, { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'backbone.connector': CONNECTOR }, async () => {
+      const headers = injectTraceHeaders({});
+      const inFlight: Promise<void>[] = [];
+      let batch: OutgoingRecord[] = [];
+      let batchBytes = 0;
+      const send = async (): Promise<void> => {
+        if (batch.length === 0 || producer === undefined) return;
+        const sending = producer.send(topic, batch);
+        sending.catch(() => {});
+        inFlight.push(sending);
+        batch = [];
+        batchBytes = 0;
+        if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+      };
+      const deliver = async (events: EncodedEvent[], rejected: RejectedRecord[]): Promise<void> => {
+        if (rejected.length > 0) {
+          deadLettered += rejected.length;
+          if (deadLetters !== undefined) {
+            await deadLetters.publish(rejected.map((r) => ({ error: r.error, sourceRef: `${sourceId}#line=${r.line}`, originalValue: r.bytes })));
+          } else for (const r of rejected) log.warn({ line: r.line, reason: r.error.message }, 'record rejected (dry run: not dead-lettered)');
+        }
+        for (const e of events) {
+          if (dry !== undefined) {
+            if (!dry.write(`${JSON.stringify(type.fromBuffer(e.value))}\n`)) await new Promise((r) => dry.once('drain', r));
+            continue;
+          }
+          if (batchBytes + e.value.length > MAX_BATCH_BYTES) await send();
+          batch.push({ key: e.key, value: e.value, headers });
+          batchBytes += e.value.length + e.key.length + 64;
+        }
+      };
+      let checkedSamples = false;
+      for await (const chunk of readText(file, inspected.compression, (n) => (progress.bytes += n))) {
+        parser.push(chunk);
+        if (!checkedSamples && parser.resolved !== undefined) {
+          checkedSamples = true;
+          const r = parser.resolved;
+          if (r.unmapped.length === r.columns.length) {
+            throw new InvalidInputError(`none of the ${r.columns.length} samples of the VCF is in the sample map, so nothing can be published`);
+          }
+        }
+        const out = parser.take();
+        await deliver(out.events, out.rejected);
+        progress.records = parser.stats.records;
+        progress.calls = parser.stats.calls;
+        progress.events = parser.stats.events;
+        options.onProgress?.(progress);
+      }
+      parser.end();
+      const out = parser.take();
+      await deliver(out.events, out.rejected);
+      await send();
+      await Promise.all(inFlight);
+    }, { kind: SpanKind.PRODUCER });
+    if (producer !== undefined && serde !== undefined) {
+      await announce(producer, serde, config, {
+        eventId: sourceId.replace('sha256:', '').slice(0, 32),
+        sourceId,
+        sourceKind: 'VCF',
+        sha256,
+        byteSize: inspected.byteSize,
+        mediaType: inspected.compression === 'none' ? 'text/x-vcf' : 'application/gzip',
+        fileName: options.fileName === undefined ? path.basename(file) : options.fileName,
+        lab: options.lab ?? null,
+        submittedBy: options.submittedBy ?? null,
+        receivedAt: facts.ingestedAt,
+        connector: CONNECTOR,
+        pipelineVersion: PIPELINE_VERSION,
+        eventCount: parser.stats.events,
+        deadLettered,
+      });
+    }
+  } catch (error) {
+    if (error instanceof InvalidInputError && !error.message.startsWith(file)) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
+    throw error;
+  } finally {
+    if (ownProducer) await producer?.close();
+  }
+  const s = parser.stats;
+  const header = parser.header;
+  progress.records = s.records;
+  progress.calls = s.calls;
+  progress.events = s.events;
+  options.onProgress?.(progress);
+  const summary: VcfSummary = {
+    file,
+    sha256,
+    compression: inspected.compression,
+    version: header?.version ?? '',
+    assembly: header?.assembly ?? 'UNKNOWN',
+    assemblyEvidence: header?.assemblyEvidence ?? '',
+    samples: header?.samples.length ?? 0,
+    unmappedSamples: parser.resolved?.unmapped ?? [],
+    records: s.records,
+    events: s.events,
+    calls: s.calls,
+    nonRefCalls: s.nonRefCalls,
+    deadLettered,
+    skippedContigRecords: [...s.skippedContigs.values()].reduce((a, b) => a + b, 0),
+    skippedContigs: Object.fromEntries(s.skippedContigs),
+    recordsWithoutGenotypes: s.recordsWithoutGenotypes,
+    pgx: s.pgx,
+    seconds: (performance.now() - started) / 1000,
+  };
+  log.info(
+    { sha256, records: s.records, events: s.events, calls: s.calls, deadLettered, assembly: summary.assembly, dryRun: dry !== undefined },
+    'vcf published',
+  );
+  return summary;
+}
+
+async function announce(producer: ProducerPort, serde: Serde, config: Config, doc: SourceDocumentReceived): Promise<void> {
+  await producer.send(topicName(TOPICS.sourceDocuments, config.topicPrefix), [
+    { key: doc.sourceId, value: await serde.encode(TOPICS.sourceDocuments, doc), headers: injectTraceHeaders({}) },
+  ]);
+}
+
+/**
+ * Copies a stream (stdin, an upload) into a private temporary file, so it can be hashed before
+ * publishing and re-read; `limit` caps its size. The caller removes the directory.
+ */
+export async function spool(input: Readable, limit = Infinity): Promise<{ file: string; dir: string; bytes: number }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'backbone-vcf-'));
+  const file = path.join(dir, 'upload');
+  let bytes = 0;
+  try {
+    await pipeline(
+      input,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          bytes += chunk.length;
+          if (bytes > limit) throw new UploadTooLargeError(limit);
+          yield chunk;
+        }
+      },
+      createWriteStream(file, { mode: 0o600 }),
+    );
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { file, dir, bytes };
+}
+
+export class UploadTooLargeError extends InvalidInputError {
+  constructor(readonly limit: number) {
+    super(`the upload is larger than the limit of ${limit} bytes`);
+  }
+}

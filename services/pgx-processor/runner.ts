@@ -1,0 +1,219 @@
+/**
+ * Thin runner of the PGx processor. Rebuilds per-patient state from its compacted changelog, then
+ * consumes genotype and outside-call events; for each batch the new state, the changed profiles and
+ * alerts, any dead letters and the input offsets are committed in ONE Kafka transaction, so a crash
+ * at any point leaves either all of a batch's effects or none — no alert lost or duplicated.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../platform/config.ts';
+import { TOPICS, topicName } from '../../platform/catalogue.ts';
+import { DeadLetterPublisher, type DeadLetterInput } from '../../platform/dead-letter.ts';
+import { InvalidInputError } from '../../platform/errors.ts';
+import type { GenotypeCallSet, PgxOutsideCall, PgxPatientState } from '../../platform/events.ts';
+import { createKafka } from '../../platform/kafka/kafkajs.ts';
+import { nextOffsets, type IncomingRecord, type KafkaPort, type OutgoingRecord, type TransactionalProducerPort } from '../../platform/kafka/port.ts';
+import { replayTopic } from '../../platform/kafka/replay.ts';
+import { Lifecycle } from '../../platform/lifecycle.ts';
+import type { Logger } from '../../platform/log.ts';
+import { createSerde, type Serde } from '../../platform/serde.ts';
+import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan } from '../../platform/telemetry.ts';
+import { PIPELINE_VERSION } from '../../platform/version.ts';
+import { loadKnowledgeBase, pgxPositionIndex, type KnowledgeBase } from '../../domain/pgx/index.ts';
+import { applyInput, emptyState, evaluate, type CoreContext, type Evaluation, type Input } from './core.ts';
+
+export const PROCESSOR_STAGE = 'pgx-processor';
+
+export interface ProcessorStats {
+  batches: number;
+  records: number;
+  profiles: number;
+  alerts: number;
+  deadLettered: number;
+  patients: number;
+  reanalysed: number;
+}
+
+export interface ProcessorHandle {
+  stats: ProcessorStats;
+  stop(): Promise<void>;
+  failed: Promise<never>;
+}
+
+export interface ProcessorOptions {
+  kb?: KnowledgeBase;
+  /** Stable per instance: the transactional id fences a zombie of the same instance. */
+  instanceId?: string;
+}
+
+function topics(config: Config) {
+  const t = (name: string): string => topicName(name, config.topicPrefix);
+  return {
+    genotypes: t(TOPICS.genotypeCalls),
+    outside: t(TOPICS.outsideCalls),
+    profiles: t(TOPICS.profiles),
+    alerts: t(TOPICS.alerts),
+    state: t(TOPICS.patientState),
+  };
+}
+
+/** Outputs of one evaluation as Kafka records: state last, so it never runs ahead of what it explains. */
+async function outputRecords(serde: Serde, names: ReturnType<typeof topics>, evaluation: Evaluation): Promise<{ topic: string; records: OutgoingRecord[] }[]> {
+  const headers = () => injectTraceHeaders({});
+  const profiles: OutgoingRecord[] = [];
+  for (const p of evaluation.profiles) profiles.push({ key: `${p.patientId}|${p.gene}`, value: await serde.encode(TOPICS.profiles, p), headers: headers() });
+  for (const gene of evaluation.removedProfiles) profiles.push({ key: `${evaluation.state.patientId}|${gene}`, value: null, headers: headers() });
+  const alerts: OutgoingRecord[] = [];
+  for (const a of evaluation.alerts) alerts.push({ key: a.patientId, value: await serde.encode(TOPICS.alerts, a), headers: headers() });
+  return [
+    { topic: names.profiles, records: profiles },
+    { topic: names.alerts, records: alerts },
+    { topic: names.state, records: [{ key: evaluation.state.patientId, value: await serde.encode(TOPICS.patientState, evaluation.state), headers: headers() }] },
+  ];
+}
+
+function merge(batches: { topic: string; records: OutgoingRecord[] }[]): { topic: string; records: OutgoingRecord[] }[] {
+  const byTopic = new Map<string, OutgoingRecord[]>();
+  for (const b of batches) byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), ...b.records]);
+  return [...byTopic.entries()].map(([topic, records]) => ({ topic, records }));
+}
+
+export async function startPgxProcessor(config: Config, log: Logger, options: ProcessorOptions = {}, kafka: KafkaPort = createKafka(config, log, `-${PROCESSOR_STAGE}`)): Promise<ProcessorHandle> {
+  const life = new Lifecycle(log);
+  const kb = options.kb ?? loadKnowledgeBase();
+  const positions = pgxPositionIndex(kb);
+  const ctx: CoreContext = { kb, isDefining: (chrom, pos) => positions.has(`${chrom}:${pos}`), pipelineVersion: PIPELINE_VERSION };
+  const names = topics(config);
+  const serde = createSerde(config);
+  const groupId = `${config.topicPrefix}backbone.${PROCESSOR_STAGE}`;
+  const stats: ProcessorStats = { batches: 0, records: 0, profiles: 0, alerts: 0, deadLettered: 0, patients: 0, reanalysed: 0 };
+  try {
+    // 1. Rebuild state from the changelog (read_committed: only what was committed with its outputs).
+    const states = new Map<string, PgxPatientState>();
+    await replayTopic(kafka, names.state, async (records) => {
+      for (const r of records) {
+        const key = r.key?.toString();
+        if (key === undefined) continue;
+        if (r.value === null) states.delete(key);
+        else states.set(key, await serde.decode<PgxPatientState>(TOPICS.patientState, r.value));
+      }
+    });
+    stats.patients = states.size;
+    const producer: TransactionalProducerPort = life.add(
+      'transactional producer',
+      await kafka.transactionalProducer(`${groupId}.${options.instanceId ?? 'main'}`),
+      (p) => p.close(),
+    );
+    const deadLetters = new DeadLetterPublisher(PROCESSOR_STAGE, undefined, serde, config.topicPrefix);
+
+    // 2. A new knowledge-base version re-analyses everyone from state and emits only the changes.
+    const stale = [...states.values()].filter((s) => s.kbVersion !== kb.version);
+    for (let i = 0; i < stale.length; i += 500) {
+      const out: { topic: string; records: OutgoingRecord[] }[] = [];
+      const next = new Map<string, PgxPatientState>();
+      for (const s of stale.slice(i, i + 500)) {
+        const evaluation = evaluate(s, ctx, s.updatedAt);
+        out.push(...(await outputRecords(serde, names, evaluation)));
+        next.set(s.patientId, evaluation.state);
+        stats.profiles += evaluation.profiles.length;
+        stats.alerts += evaluation.alerts.length;
+      }
+      await producer.commit(merge(out));
+      for (const [k, v] of next) states.set(k, v);
+      stats.reanalysed += next.size;
+    }
+    if (stale.length > 0) log.info({ patients: stale.length, kbVersion: kb.version }, 're-analysed patients for a new knowledge-base version');
+
+    // 3. Consume inputs; every batch is one transaction.
+    const consumer = kafka.consumer({
+      groupId,
+      topics: [names.genotypes, names.outside],
+      fromBeginning: true,
+      maxBatchSize: config.processorBatchSize,
+      maxBatchMs: config.processorBatchMaxMs,
+      offsetCommit: 'by-handler',
+    });
+    let fail: (error: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    failed.catch(() => {});
+    consumer.onFatal((error) => fail(error));
+    // Registered before it starts, so a failed start still stops it.
+    life.add('consumer', consumer, (c) => c.stop());
+    await consumer.start(async (records) => {
+      const parent = records[0] === undefined ? undefined : extractTraceContext(records[0].headers);
+      await withSpan(
+        `${PROCESSOR_STAGE} process`,
+        { 'messaging.system': 'kafka', 'messaging.operation': 'process', 'messaging.batch.message_count': records.length },
+        async () => {
+          const dead: DeadLetterInput[] = [];
+          // Work on copies: the in-memory state changes only once the transaction has committed.
+          const touched = new Map<string, { state: PgxPatientState; at: number }>();
+          for (const record of records) {
+            let input: Input;
+            try {
+              input = await decodeInput(serde, names, record);
+            } catch (error) {
+              if (!(error instanceof InvalidInputError)) throw error;
+              dead.push({ error, record });
+              continue;
+            }
+            const patientId = input.event.patientId;
+            const current = touched.get(patientId)?.state ?? states.get(patientId) ?? emptyState(patientId, kb.version);
+            touched.set(patientId, { state: applyInput(current, input, ctx), at: input.event.lineage.ingestedAt });
+          }
+          const out: { topic: string; records: OutgoingRecord[] }[] = [];
+          const evaluated = new Map<string, PgxPatientState>();
+          let profiles = 0;
+          let alerts = 0;
+          for (const [patientId, { state, at }] of touched) {
+            const evaluation = evaluate(state, ctx, at);
+            // Nothing changed (a redelivered or re-sent event, or no PGx content at all): no output.
+            if (isEmpty(evaluation.state) && !states.has(patientId)) continue;
+            if (evaluation.profiles.length === 0 && evaluation.alerts.length === 0 && evaluation.removedProfiles.length === 0 && sameState(states.get(patientId), evaluation.state)) continue;
+            out.push(...(await outputRecords(serde, names, evaluation)));
+            evaluated.set(patientId, evaluation.state);
+            profiles += evaluation.profiles.length;
+            alerts += evaluation.alerts.length;
+          }
+          if (dead.length > 0) out.push({ topic: deadLetters.topicName, records: await deadLetters.records(dead) });
+          await producer.commit(merge(out), { groupId, offsets: nextOffsets(records) });
+          for (const [k, v] of evaluated) states.set(k, v);
+          stats.batches++;
+          stats.records += records.length;
+          stats.profiles += profiles;
+          stats.alerts += alerts;
+          stats.deadLettered += dead.length;
+          stats.patients = states.size;
+          if (dead.length > 0) log.warn({ deadLettered: dead.length }, 'records dead-lettered');
+        },
+        { kind: SpanKind.CONSUMER, ...(parent === undefined ? {} : { parent }) },
+      );
+    });
+    log.info({ group: groupId, patients: states.size, kbVersion: kb.version }, 'pgx processor running');
+    return { stats, stop: () => life.stop(), failed };
+  } catch (error) {
+    await life.stop();
+    throw error;
+  }
+}
+
+function isEmpty(s: PgxPatientState): boolean {
+  return s.sites.length === 0 && s.outsideCalls.length === 0 && s.retracted.length === 0 && s.warnings.length === 0 && Object.keys(s.profiles).length === 0 && Object.keys(s.alerts).length === 0;
+}
+
+function sameState(a: PgxPatientState | undefined, b: PgxPatientState): boolean {
+  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
+async function decodeInput(serde: Serde, names: ReturnType<typeof topics>, record: IncomingRecord): Promise<Input> {
+  if (record.topic === names.genotypes) {
+    return { kind: 'genotypes', event: await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, record.value) };
+  }
+  if (record.topic === names.outside) {
+    return { kind: 'outside', event: await serde.decode<PgxOutsideCall>(TOPICS.outsideCalls, record.value) };
+  }
+  throw new InvalidInputError(`unexpected topic ${record.topic}`);
+}
+
+export const newInstanceId = (): string => randomUUID().slice(0, 8);
