@@ -18,6 +18,16 @@ export function writeLong(buf: Buffer, pos: number, n: number): number {
     buf[pos++] = z;
     return pos;
   }
+  if (n >= 2 ** 52 || n <= -(2 ** 52)) {
+    // Zigzag of such values exceeds 2^53: exact only with BigInt (never on the hot path).
+    let big = n >= 0 ? BigInt(n) * 2n : -BigInt(n) * 2n - 1n;
+    while (big >= 0x80n) {
+      buf[pos++] = Number(big & 0x7fn) | 0x80;
+      big >>= 7n;
+    }
+    buf[pos++] = Number(big);
+    return pos;
+  }
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
   while (z >= 0x80) {
     buf[pos++] = (z % 0x80) | 0x80;

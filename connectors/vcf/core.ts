@@ -181,6 +181,8 @@ export class VcfParser {
   private readonly lineage: Buffer;
   private carry: Buffer | undefined;
   private signatureChecked = false;
+  /** The first bytes of the file, until there are enough to tell a VCF. */
+  private head = Buffer.alloc(0);
   private headerLines: string[] = [];
   private totalBytes = 0;
   private lineNo = 0;
@@ -206,7 +208,12 @@ export class VcfParser {
   private blockLines = 0;
   private readonly calls = new CallTable();
   private readonly site = newSite();
+  private readonly mark = { calls: 0, alleles: 0, sites: 0 };
   private prefixes: Buffer[] = [];
+  /** Bytes of the site part of each site in the block. */
+  private siteBytes = new Int32Array(1024);
+  /** Upper bound of the encoded calls of each sample in the block. */
+  private sampleBytes = new Float64Array(0);
   private suffixes: Buffer[] = [];
 
   private events: EncodedEvent[] = [];
@@ -248,9 +255,12 @@ export class VcfParser {
       data = Buffer.concat([this.carry, chunk]);
       this.carry = undefined;
     }
-    if (!this.signatureChecked && data.length >= 32) {
-      checkSignature(data);
-      this.signatureChecked = true;
+    if (!this.signatureChecked) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, 64)]);
+      if (this.head.length >= 32) {
+        checkSignature(this.head);
+        this.signatureChecked = true;
+      }
     }
     let p = 0;
     for (;;) {
@@ -268,7 +278,7 @@ export class VcfParser {
   /** The end of the input: publishes the last block. Throws for an empty or header-only file. */
   end(): void {
     if (this.totalBytes === 0) throw new InvalidInputError('the file is empty');
-    if (!this.signatureChecked && this.carry !== undefined) checkSignature(this.carry);
+    if (!this.signatureChecked) checkSignature(this.head);
     if (this.carry !== undefined) {
       const last = this.carry;
       this.carry = undefined;
@@ -311,17 +321,15 @@ export class VcfParser {
     }
     if (e === s) return; // a blank line carries no data (typically the last one)
     this.stats.records++;
-    const callsBefore = this.calls.size;
-    const allelesBefore = this.calls.alleleCount;
-    const sitesBefore = this.prefixes.length;
     try {
       this.record(buf, s, e, line);
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
-      this.calls.size = callsBefore;
-      this.calls.alleleCount = allelesBefore;
-      this.prefixes.length = sitesBefore;
-      this.suffixes.length = sitesBefore;
+      // Undo what the record added to the block (marked after any block flush it caused).
+      this.calls.size = this.mark.calls;
+      this.calls.alleleCount = this.mark.alleles;
+      this.prefixes.length = this.mark.sites;
+      this.suffixes.length = this.mark.sites;
       this.stats.rejected++;
       const end = Math.min(e, s + 1048576);
       this.rejected.push({ line, error: new InvalidInputError(`line ${line}: ${error.message}`), bytes: Buffer.from(buf.subarray(s, end)) });
@@ -334,6 +342,7 @@ export class VcfParser {
     this.headerLines = [];
     this.header = header;
     this.nSamples = header.samples.length;
+    this.sampleBytes = new Float64Array(this.nSamples);
     this.resolved = resolveSamples(header.samples, this.options.mapping, this.options.facts.sha256);
     this.heads = this.resolved.columns.map((m) => (m === undefined ? undefined : sampleHead(m.patientId, m.sampleId, 'VCF', header.assembly)));
     const pgx = this.options.pgx;
@@ -351,6 +360,9 @@ export class VcfParser {
   }
 
   private record(buf: Buffer, s: number, e: number, line: number): void {
+    this.mark.calls = this.calls.size;
+    this.mark.alleles = this.calls.alleleCount;
+    this.mark.sites = this.prefixes.length;
     if (buf[s] === 35) throw new InvalidInputError('a header line (#) after the first record');
     const t0 = tab(buf, s, e);
     if (t0 < 0) throw new InvalidInputError('expected tab-separated columns, found none');
@@ -374,6 +386,9 @@ export class VcfParser {
       this.blockFirstLine = line;
     }
     this.blockLines++;
+    this.mark.calls = this.calls.size;
+    this.mark.alleles = this.calls.alleleCount;
+    this.mark.sites = this.prefixes.length;
 
     const t1 = tab(buf, t0 + 1, e);
     const t2 = t1 < 0 ? -1 : tab(buf, t1 + 1, e);
@@ -484,9 +499,17 @@ export class VcfParser {
   /** Encodes the site part of the calls once, when the first call at the site is kept. */
   private makeSite(site: Site): number {
     const ref = site.ref !== '' ? site.ref : site.refBuf.toString('latin1', site.refStart, site.refEnd);
-    this.prefixes.push(sitePrefix(site.chrom, site.pos, ref, site.alts));
-    this.suffixes.push(siteSuffix(site.qual, site.filters, site.id, null, site.recordRef !== '' ? site.recordRef : String(site.line)));
-    return this.prefixes.length - 1;
+    const prefix = sitePrefix(site.chrom, site.pos, ref, site.alts);
+    const suffix = siteSuffix(site.qual, site.filters, site.id, null, site.recordRef !== '' ? site.recordRef : String(site.line));
+    const index = this.prefixes.push(prefix) - 1;
+    this.suffixes.push(suffix);
+    if (index >= this.siteBytes.length) {
+      const grown = new Int32Array(this.siteBytes.length * 2);
+      grown.set(this.siteBytes);
+      this.siteBytes = grown;
+    }
+    this.siteBytes[index] = prefix.length + suffix.length + 32;
+    return index;
   }
 
   /** Walks the sample columns of one record, keeping the calls the site asks for. */
@@ -518,11 +541,7 @@ export class VcfParser {
           continue;
         }
       }
-      // Column end, then the subfields we need.
-      let fe = p;
-      while (fe < e && buf[fe] !== 9) fe++;
-      if (fe === fs) throw new InvalidInputError(`sample column ${col + 1} is empty (a missing value is '.')`);
-      p = fe + 1;
+      // The subfields we need, and the column end, in one pass.
       let gtS = -1;
       let gtE = -1;
       let dpS = -1;
@@ -533,25 +552,30 @@ export class VcfParser {
       let psE = -1;
       let k = 0;
       let ss = fs;
-      for (let i = fs; i <= fe && k <= fmt.max; i++) {
-        if (i === fe || buf[i] === 58) {
+      let fe = fs;
+      for (;; fe++) {
+        const ch = fe < e ? buf[fe] : 9;
+        if (ch === 9 || ch === 58) {
           if (k === fmt.gt) {
             gtS = ss;
-            gtE = i;
+            gtE = fe;
           } else if (k === fmt.dp) {
             dpS = ss;
-            dpE = i;
+            dpE = fe;
           } else if (k === fmt.gq) {
             gqS = ss;
-            gqE = i;
+            gqE = fe;
           } else if (k === fmt.ps) {
             psS = ss;
-            psE = i;
+            psE = fe;
           }
           k++;
-          ss = i + 1;
+          ss = fe + 1;
+          if (ch === 9) break;
         }
       }
+      if (fe === fs) throw new InvalidInputError(`sample column ${col + 1} is empty (a missing value is '.')`);
+      p = fe + 1;
       // GT, decoded in place.
       const aStart = calls.alleleCount;
       calls.reserve(0, 8);
@@ -614,6 +638,7 @@ export class VcfParser {
       calls.depth[i] = dpS < 0 ? INT_NULL : int32Field(buf, dpS, dpE, 'DP', col);
       calls.gq[i] = gqS < 0 ? INT_NULL : int32Field(buf, gqS, gqE, 'GQ', col);
       calls.ps[i] = psS < 0 ? NaN : longField(buf, psS, psE, col);
+      this.sampleBytes[col] = (this.sampleBytes[col] as number) + (this.siteBytes[site.index] as number) + 6 * ploidy;
       if (hasAlt) this.stats.nonRefCalls++;
     }
     if (p <= e) throw new InvalidInputError(`more sample columns than the ${n} the header names`);
@@ -651,6 +676,7 @@ export class VcfParser {
     }
     calls.size = 0;
     calls.alleleCount = 0;
+    this.sampleBytes.fill(0);
     this.prefixes = [];
     this.suffixes = [];
     this.blockLines = 0;
@@ -660,21 +686,16 @@ export class VcfParser {
   private encodeEvent(col: number, patientId: string, head: Buffer, order: Int32Array, from: number, to: number): EncodedEvent {
     const c = this.calls;
     const eventId = createHash('sha256').update(`${this.options.facts.sha256}:${col}:${this.blockFirstLine}`).digest('hex').slice(0, 32);
-    let size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + 1 + this.lineage.length;
-    for (let j = from; j < to; j++) {
-      const i = order[j] as number;
-      const r = c.record[i] as number;
-      size += (this.prefixes[r] as Buffer).length + (this.suffixes[r] as Buffer).length + 32 + (c.ploidy[i] as number) * 6;
-    }
+    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + 1 + this.lineage.length + (this.sampleBytes[col] as number);
     const out = Buffer.allocUnsafe(size);
-    let pos = this.wire.copy(out, 0);
+    let pos = put(out, 0, this.wire);
     pos = writeString(out, pos, eventId);
-    pos += head.copy(out, pos);
+    pos = put(out, pos, head);
     pos = writeLong(out, pos, to - from);
     for (let j = from; j < to; j++) {
       const i = order[j] as number;
       const r = c.record[i] as number;
-      pos += (this.prefixes[r] as Buffer).copy(out, pos);
+      pos = put(out, pos, this.prefixes[r] as Buffer);
       const ploidy = c.ploidy[i] as number;
       pos = writeLong(out, pos, ploidy);
       const a0 = c.alleleStart[i] as number;
@@ -706,12 +727,23 @@ export class VcfParser {
         out[pos++] = 2;
         pos = writeLong(out, pos, gq);
       }
-      pos += (this.suffixes[r] as Buffer).copy(out, pos);
+      pos = put(out, pos, this.suffixes[r] as Buffer);
     }
     out[pos++] = 0; // end of the calls array
-    pos += this.lineage.copy(out, pos);
+    pos = put(out, pos, this.lineage);
     return { key: patientId, eventId, value: out.subarray(0, pos), calls: to - from };
   }
+}
+
+/** Copies src into out at pos (a byte loop beats Buffer#copy for the short site parts). */
+function put(out: Buffer, pos: number, src: Buffer): number {
+  const n = src.length;
+  if (n > 48) {
+    out.set(src, pos);
+    return pos + n;
+  }
+  for (let i = 0; i < n; i++) out[pos + i] = src[i] as number;
+  return pos + n;
 }
 
 function tab(buf: Buffer, from: number, e: number): number {
@@ -730,7 +762,7 @@ function clip(text: string): string {
 }
 
 /** 'bases' and 'gvcf' alleles are represented; anything else is the reason the record is rejected. */
-export function alleleKind(alt: string): 'bases' | 'gvcf' | string {
+export function alleleKind(alt: string): string {
   let bases = alt.length > 0;
   for (let i = 0; i < alt.length && bases; i++) bases = alt.charCodeAt(i) < 256 && BASE[alt.charCodeAt(i)] === 1;
   if (bases || alt === '*') return 'bases';

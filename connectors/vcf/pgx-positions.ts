@@ -35,7 +35,7 @@ export class PgxPositionIndex {
   constructor(readonly file: PgxPositionsFile) {
     for (const p of file.positions) {
       let m = this.byChrom.get(p.chrom);
-      if (m === undefined) this.byChrom.set(p.chrom, (m = new Map()));
+      if (m === undefined) this.byChrom.set(p.chrom, (m = new Map<number, PgxPosition>()));
       m.set(p.pos, p);
     }
     for (const [chrom, m] of this.byChrom) this.sorted.set(chrom, [...m.keys()].sort((a, b) => a - b));

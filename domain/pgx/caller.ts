@@ -371,8 +371,6 @@ function lowestFunction(cg: CompiledGene, o: Observation, warnings: string[]): G
   const het = o.present.filter((i) => o.s1[i] !== o.s2[i]);
   const phaseKeys = new Set(het.map((i) => (o.phased[i] === 1 ? String(o.phaseSet[i]) : `u${i}`)));
   const phased = het.length > 0 && het.every((i) => o.phased[i] === 1) && phaseKeys.size === 1;
-  const strandSets: Int8Array[] = phased ? [o.s1, o.s2] : [o.s1, o.s2];
-  const counts = new Map<number, number[]>();
   const countsOf = (strands: Int8Array[]): Map<number, number[]> => {
     const m = new Map<number, number[]>();
     for (const i of o.present) {
@@ -418,15 +416,14 @@ function lowestFunction(cg: CompiledGene, o: Observation, warnings: string[]): G
   let pair: [number, number];
   let found: number[];
   if (phased) {
-    const perStrand = strandSets.map((s) => decompose(countsOf([s])));
+    const perStrand = [o.s1, o.s2].map((s) => decompose(countsOf([s])));
     found = perStrand.flat();
     pair = [lowest(perStrand[0] ?? [])[0] ?? 0, lowest(perStrand[1] ?? [])[0] ?? 0];
     warnings.push(
       `lowest-function approach (CPIC): chromosome 1 carries ${names(cg, perStrand[0] ?? [])}, chromosome 2 carries ${names(cg, perStrand[1] ?? [])}; each chromosome counts as its lowest-function variant`,
     );
   } else {
-    for (const [k, v] of countsOf([o.s1, o.s2])) counts.set(k, v);
-    found = decompose(counts);
+    found = decompose(countsOf([o.s1, o.s2]));
     const two = lowest(found).slice(0, 2);
     pair = [two[0] ?? 0, two[1] ?? 0];
     warnings.push(

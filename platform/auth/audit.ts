@@ -86,7 +86,10 @@ export class AuditTrail {
 
   /** Writes what is pending; one flush at a time, so the chain reaches Kafka in order. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
+    if (this.flushing !== undefined) return this.flushing;
+    if (this.backlog.length === 0) return Promise.resolve();
+    this.flushing = (async () => {
+      await Promise.resolve(); // `flushing` is set before the body runs
       try {
         while (this.backlog.length > 0) {
           const batch = this.backlog.slice(0, 1000);

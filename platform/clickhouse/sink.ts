@@ -42,14 +42,14 @@ export interface TableRows<R extends object = object> {
 
 export interface BatchSinkDeps<E, R extends object = object> {
   /** Bytes → event; throws InvalidInputError for a record that can never be decoded. */
-  decode(record: IncomingRecord): Promise<E>;
+  decode: (record: IncomingRecord) => Promise<E>;
   /** Pure: event → rows per table; throws InvalidInputError when the event breaks an invariant. */
-  toRows(event: E, meta: RecordMeta): TableRows<R>[];
-  insert(table: string, rows: R[], token: string): Promise<void>;
-  deadLetter(inputs: DeadLetterInput[]): Promise<void>;
+  toRows: (event: E, meta: RecordMeta) => TableRows<R>[];
+  insert: (table: string, rows: R[], token: string) => Promise<void>;
+  deadLetter: (inputs: DeadLetterInput[]) => Promise<void>;
   log: Logger;
   /** Deduplication token of an insert; by default derived from the records' Kafka positions. */
-  token?(table: string, rows: R[], records: readonly IncomingRecord[]): string;
+  token?: (table: string, rows: R[], records: readonly IncomingRecord[]) => string;
   retry?: Omit<RetryOptions, 'what'>;
 }
 
@@ -167,9 +167,9 @@ export interface ClickHouseSinkSpec<E, R extends object> {
   /** Catalogue topic names (without prefix) to consume. */
   topics: string[];
   migrationsDir: string;
-  decode(serde: Serde, record: IncomingRecord): Promise<E>;
-  toRows(event: E, meta: RecordMeta): TableRows<R>[];
-  token?(table: string, rows: R[], records: readonly IncomingRecord[]): string;
+  decode: (serde: Serde, record: IncomingRecord) => Promise<E>;
+  toRows: (event: E, meta: RecordMeta) => TableRows<R>[];
+  token?: (table: string, rows: R[], records: readonly IncomingRecord[]) => string;
 }
 
 export async function migrateComponent(config: Config, component: string, migrationsDir: string): Promise<string[]> {

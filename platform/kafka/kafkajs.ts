@@ -26,7 +26,10 @@ import type {
   TopicConfig,
   TransactionalProducerPort,
 } from './port.ts';
-import { nextOffsets } from './port.ts';
+import { chunkBySize, nextOffsets } from './port.ts';
+
+/** Bytes per produce call at most: under the broker's default 1 MiB message.max.bytes with room to spare. */
+const MAX_REQUEST_BYTES = 768 * 1024;
 
 /** kafkajs logs go through our logger at warn and above; its noisy start-up chatter is dropped. */
 function kafkajsLogCreator(log: Logger) {
@@ -80,11 +83,9 @@ async function createProducer(kafka: Kafka): Promise<ProducerPort> {
     async send(topic: string, records: OutgoingRecord[]) {
       if (records.length === 0) return;
       try {
-        await producer.send({
-          topic,
-          acks: -1,
-          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-        });
+        for (const chunk of chunkBySize(records, MAX_REQUEST_BYTES)) {
+          await producer.send({ topic, acks: -1, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+        }
       } catch (error) {
         // kafkajs says whether its error is retriable (a record over max.message.bytes is not).
         throw new DependencyError('kafka', `produce to ${topic} failed: ${describeError(error)}`, { cause: error, retriable: isRetriable(error) });
@@ -109,9 +110,12 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
     async commit(batches, offsets) {
       const transaction = await producer.transaction();
       try {
-        for (const b of batches) {
-          if (b.records.length === 0) continue;
-          await transaction.send({ topic: b.topic, acks: -1, messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+        // All topics in as few produce requests as the size limit allows: one round trip, not one per topic.
+        const tagged = batches.flatMap((b) => b.records.map((r) => ({ ...r, topic: b.topic })));
+        for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
+          const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: OutgoingRecord['headers'] }[]>();
+          for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
+          await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();

@@ -44,6 +44,30 @@ export interface TransactionalProducerPort {
   close(): Promise<void>;
 }
 
+/**
+ * Splits records into chunks of at most `maxBytes` (keys, values and headers counted), so one
+ * produce request never carries a per-partition batch over the broker's message size limit.
+ * A single record larger than the limit gets a chunk of its own (and the broker's verdict).
+ */
+export function chunkBySize<R extends OutgoingRecord>(records: readonly R[], maxBytes: number): R[][] {
+  const chunks: R[][] = [];
+  let current: R[] = [];
+  let size = 0;
+  for (const r of records) {
+    let bytes = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    for (const [k, v] of Object.entries(r.headers ?? {})) bytes += k.length + (v?.length ?? 0);
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 /** The offsets to commit after handling `records`: one past the highest offset per partition. */
 export function nextOffsets(records: readonly Pick<IncomingRecord, 'topic' | 'partition' | 'offset'>[]): TopicPartitionOffset[] {
   const next = new Map<string, { topic: string; partition: number; offset: bigint }>();

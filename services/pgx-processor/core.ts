@@ -215,13 +215,40 @@ function siteGenotypes(state: PgxPatientState): SiteGenotype[] {
   return state.sites.map((s) => ({ chrom: s.chrom, pos: s.pos, ref: s.ref, alts: s.alts, gt: s.gt, phased: s.phased, phaseSet: s.phaseSet }));
 }
 
+/** Which called gene each defining position belongs to, per knowledge base (built once). */
+const geneOfPosition = new WeakMap<KnowledgeBase, Map<string, string>>();
+
+function genesAt(kb: KnowledgeBase): Map<string, string> {
+  let index = geneOfPosition.get(kb);
+  if (index === undefined) {
+    index = new Map();
+    for (const g of Object.values(kb.genes)) {
+      for (const [pos] of [...g.positions, ...g.extraPositions]) index.set(`${g.chrom}:${pos}`, g.gene);
+    }
+    geneOfPosition.set(kb, index);
+  }
+  return index;
+}
+
+/**
+ * Profiles of the genes the patient has data for: called genes with at least one genotype at a
+ * defining position (a gene never tested has no profile, which readers show as "no result"), and
+ * genes with outside results. Only those genes are called — the cost stays proportional to the data.
+ */
 export function currentProfiles(state: PgxPatientState, ctx: CoreContext): Map<string, GeneProfile> {
-  const profiles = new Map<string, GeneProfile>();
-  const calls = state.sites.length === 0 ? [] : callGenes(siteGenotypes(state), ctx.kb);
+  const index = genesAt(ctx.kb);
+  const sitesByGene = new Map<string, StateSite[]>();
+  for (const s of state.sites) {
+    const gene = index.get(`${s.chrom}:${s.pos}`);
+    if (gene !== undefined) sitesByGene.set(gene, [...(sitesByGene.get(gene) ?? []), s]);
+  }
+  const calledGenes = CALLED_GENES.filter((g) => sitesByGene.has(g));
+  const calls = calledGenes.length === 0 ? [] : callGenes(siteGenotypes(state), ctx.kb, { genes: calledGenes });
   const byGene = new Map(calls.map((c) => [c.gene, c]));
-  const genes = new Set<string>([...(state.sites.length === 0 ? [] : CALLED_GENES), ...state.outsideCalls.map((o) => o.gene)]);
+  const genes = new Set<string>([...calledGenes, ...state.outsideCalls.map((o) => o.gene)]);
+  const profiles = new Map<string, GeneProfile>();
   for (const gene of [...genes].sort()) {
-    const profile = geneProfile(gene, byGene.get(gene), state.outsideCalls.filter((o) => o.gene === gene), state.sites);
+    const profile = geneProfile(gene, byGene.get(gene), state.outsideCalls.filter((o) => o.gene === gene), sitesByGene.get(gene) ?? []);
     if (profile !== undefined) profiles.set(gene, profile);
   }
   return profiles;

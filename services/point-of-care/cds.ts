@@ -314,8 +314,9 @@ export function parseFeedback(body: unknown): Parsed<Feedback[]> {
     if (typeof f['card'] !== 'string') return { ok: false, reason: `feedback[${i}].card (the card uuid) is required` };
     if (f['outcome'] !== 'accepted' && f['outcome'] !== 'overridden') return { ok: false, reason: `feedback[${i}].outcome must be accepted or overridden` };
     if (typeof f['outcomeTimestamp'] !== 'string') return { ok: false, reason: `feedback[${i}].outcomeTimestamp is required` };
-    const accepted = Array.isArray(f['acceptedSuggestions']) ? f['acceptedSuggestions'].filter(isObject).map((s) => String(s['id'] ?? '')) : [];
-    const override = isObject(f['overrideReason']) && isObject(f['overrideReason']['reason']) ? String(f['overrideReason']['reason']['code'] ?? '') : null;
+    const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+    const accepted = Array.isArray(f['acceptedSuggestions']) ? f['acceptedSuggestions'].filter(isObject).map((s) => text(s['id'])) : [];
+    const override = isObject(f['overrideReason']) && isObject(f['overrideReason']['reason']) ? text(f['overrideReason']['reason']['code']) : null;
     out.push({ card: f['card'], outcome: f['outcome'], acceptedSuggestions: accepted, overrideReason: override, outcomeTimestamp: f['outcomeTimestamp'] });
   }
   return { ok: true, value: out };

@@ -64,7 +64,7 @@ export class PatientState {
       genes?.delete(gene);
       if (genes?.size === 0) this.profiles.delete(patientId);
     } else {
-      if (genes === undefined) this.profiles.set(patientId, (genes = new Map()));
+      if (genes === undefined) this.profiles.set(patientId, (genes = new Map<string, ProfileEntry>()));
       genes.set(gene, { profile, position });
     }
     this.onChange?.(patientId);
@@ -76,7 +76,7 @@ export class PatientState {
     let drugs = this.alerts.get(alert.patientId);
     const held = drugs?.get(alert.drug);
     if (!newer(held?.position, position)) return;
-    if (drugs === undefined) this.alerts.set(alert.patientId, (drugs = new Map()));
+    if (drugs === undefined) this.alerts.set(alert.patientId, (drugs = new Map<string, AlertEntry>()));
     if (held?.alert.status === 'ACTIVE') this.active--;
     if (alert.status === 'ACTIVE') this.active++;
     drugs.set(alert.drug, { alert, position });

@@ -15,9 +15,9 @@ import { VARIANT_TABLE, dedupToken, toRows, type VariantCallRow } from './core.t
 export type { BatchOutcome } from '../../platform/clickhouse/sink.ts';
 
 export interface SinkDeps {
-  decode(record: IncomingRecord): Promise<GenotypeCallSet>;
-  insert(rows: VariantCallRow[], token: string): Promise<void>;
-  deadLetter(inputs: DeadLetterInput[]): Promise<void>;
+  decode: (record: IncomingRecord) => Promise<GenotypeCallSet>;
+  insert: (rows: VariantCallRow[], token: string) => Promise<void>;
+  deadLetter: (inputs: DeadLetterInput[]) => Promise<void>;
   log: Logger;
   retry?: Omit<RetryOptions, 'what'>;
 }

@@ -88,7 +88,7 @@ describe('read API: profile and alerts from Kafka, authorised and audited', () =
       ['read-profile', 'DENIED', 'PT-R1'],
     ]);
     expect(events[0]).toMatchObject({ actor: 'dr-a@https://idp.test', roles: ['clinician'], purpose: 'TREAT', reason: null });
-    expect(events[3]).toMatchObject({ actor: 'an-b@https://idp.test', reason: expect.stringMatching(/needs one of clinician, admin/) });
+    expect(events[3]).toMatchObject({ actor: 'an-b@https://idp.test', reason: expect.stringMatching(/needs one of clinician, admin/) as string });
     expect(events[4]).toMatchObject({ actor: 'anonymous', reason: 'no bearer token' });
     expect(events[5]?.reason).toBe('token expired');
     expect(events[6]?.reason).toMatch(/aud/);

@@ -65,7 +65,7 @@ describe('roles', () => {
   it('gives patient data to clinicians and admins only, webhooks to admins only', () => {
     expect(authorize(who(['clinician']), 'read-profile')).toEqual({ allowed: true });
     expect(authorize(who(['analyst']), 'read-profile')).toEqual({ allowed: false, reason: 'read-profile needs one of clinician, admin; token has roles analyst' });
-    expect(authorize(who([]), 'read-health')).toMatchObject({ allowed: false, reason: expect.stringMatching(/token has no role/) });
+    expect(authorize(who([]), 'read-health')).toMatchObject({ allowed: false, reason: expect.stringMatching(/token has no role/) as string });
     expect(authorize(who(['analyst']), 'read-health')).toEqual({ allowed: true });
     expect(authorize(who(['clinician']), 'manage-webhooks').allowed).toBe(false);
   });
@@ -82,9 +82,19 @@ describe('audit trail', () => {
     expect(written.map((e) => e.auditId)).toEqual(['poc/1:1', 'poc/1:2', 'poc/1:3', 'poc/1:4', 'poc/1:5']);
     expect(written[0]?.prevHash).toBe('');
     expect(verifyChain(written)).toEqual({ ok: true });
-    expect(verifyChain([...written.slice(0, 2), ...written.slice(3)])).toMatchObject({ ok: false, index: 2, reason: expect.stringMatching(/entry removed/) });
+    expect(verifyChain([...written.slice(0, 2), ...written.slice(3)])).toMatchObject({ ok: false, index: 2, reason: expect.stringMatching(/entry removed/) as string });
     const altered = written.map((e, i) => (i === 1 ? { ...e, outcome: 'DENIED' as const } : e));
-    expect(verifyChain(altered)).toMatchObject({ ok: false, index: 1, reason: expect.stringMatching(/altered/) });
+    expect(verifyChain(altered)).toMatchObject({ ok: false, index: 1, reason: expect.stringMatching(/altered/) as string });
+  });
+
+  it('writes entries recorded after an idle flush', async () => {
+    const written: AuditEvent[] = [];
+    const trail = new AuditTrail({ service: 'poc/3', write: async (e) => void written.push(...e), log, flushMs: 1_000 });
+    await trail.flush();
+    trail.record(entry(1));
+    await trail.flush();
+    expect(written).toHaveLength(1);
+    await trail.close();
   });
 
   it('keeps entries in order while Kafka is down and stops being writable when the backlog is full', async () => {

@@ -28,8 +28,9 @@ function harness(answer: (url: string, attempt: number) => number, subs: Subscri
     timeoutMs: 1_000,
     fetch: async (url, init) => {
       const headers = init?.headers as Record<string, string>;
-      calls.push({ url: String(url), headers, body: String(init?.body) });
-      const status = answer(String(url), Number(headers[WEBHOOK_HEADERS.attempt]));
+      const target = url instanceof Request ? url.url : url.toString();
+      calls.push({ url: target, headers, body: init?.body as string });
+      const status = answer(target, Number(headers[WEBHOOK_HEADERS.attempt]));
       return new Response(status === 204 ? null : '{}', { status });
     },
   });

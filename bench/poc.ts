@@ -1,0 +1,296 @@
+/**
+ * Point-of-care benchmark (prints numbers; not a test). Servers run in their own processes
+ * (`backbone serve`, `backbone views-sink`); load comes from this process:
+ *  1. read API GET /api/patients/{id}/profile and CDS Hooks order-sign at a fixed rate (autocannon):
+ *     p50/p99/max latency, errors, non-2xx;
+ *  2. event published → row visible in the ClickHouse views at a fixed event rate (sampled polling,
+ *     and record timestamp → server insert time for every row);
+ *  3. event published → card changes at CDS Hooks (alternating ACTIVE/WITHDRAWN alerts).
+ * Runs in its own topic prefix and database on the running stack (started if needed).
+ *   node --import tsx bench/poc.ts [--rps 1000] [--seconds 15] [--rate 2000] [--fresh-seconds 15] [--changes 100]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { childEnv, loadConfig } from '../platform/config.ts';
+import { createLocalIssuer } from '../platform/auth/jwt.ts';
+import { TOPICS, topicName } from '../platform/catalogue.ts';
+import { createClickHouse, queryRows } from '../platform/clickhouse/client.ts';
+import { sinkGroupId } from '../platform/clickhouse/sink.ts';
+import { createKafka } from '../platform/kafka/kafkajs.ts';
+import type { OutgoingRecord } from '../platform/kafka/port.ts';
+import { createLogger } from '../platform/log.ts';
+import { sleep } from '../platform/retry.ts';
+import { createSerde } from '../platform/serde.ts';
+import { setup } from '../cli/setup.ts';
+import { stackOptions } from '../cli/stack.ts';
+import { waitForLag } from '../cli/demo.ts';
+import * as stack from '../infra/stack/index.ts';
+import { cdsRequest } from '../services/point-of-care/client.ts';
+import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
+import { alertEvent, profileEvent } from './poc-events.ts';
+
+/** The part of autocannon's API this benchmark uses (the package ships no types). */
+interface LoadRequest {
+  method: 'GET' | 'POST';
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: LoadRequest) => LoadRequest;
+}
+interface LoadOptions {
+  url: string;
+  connections: number;
+  overallRate: number;
+  duration: number;
+  headers?: Record<string, string>;
+  requests: LoadRequest[];
+}
+interface LoadResult {
+  latency: { p50: number; p99: number; max: number };
+  requests: { total: number; average: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (options: LoadOptions) => Promise<LoadResult>;
+
+const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+const CLOPIDOGREL = { rxnorm: '32968', display: 'clopidogrel 75 MG Oral Tablet' };
+const PHENOTYPES = [['*1/*1', 'Normal Metabolizer'], ['*1/*2', 'Intermediate Metabolizer'], ['*2/*2', 'Poor Metabolizer'], ['*1/*17', 'Rapid Metabolizer']] as const;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+}
+
+async function load(title: string, options: LoadOptions): Promise<void> {
+  const r = await autocannon(options);
+  const l = r.latency;
+  console.log(
+    `${title}: ${r.requests.total} requests in ${r.duration.toFixed(1)} s (${Math.round(r.requests.average)}/s): latency p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`,
+  );
+}
+
+const { values } = parseArgs({
+  options: {
+    rps: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '15' },
+    rate: { type: 'string', default: '2000' },
+    'fresh-seconds': { type: 'string', default: '15' },
+    changes: { type: 'string', default: '100' },
+  },
+});
+const rps = Number(values.rps);
+const seconds = Number(values.seconds);
+const rate = Number(values.rate);
+const freshSeconds = Number(values['fresh-seconds']);
+const changes = Number(values.changes);
+
+const base = loadConfig();
+if (base.stackMode === 'native') await stack.up({ ...stackOptions(base), log: (l) => console.error(`[stack] ${l}`) });
+const runId = randomBytes(4).toString('hex');
+const issuer = await createLocalIssuer('https://bench-idp.test', 'ES256');
+const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuer.jwks)));
+await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+const jwksAddress = jwks.address();
+const jwksUrl = `http://127.0.0.1:${typeof jwksAddress === 'object' && jwksAddress !== null ? jwksAddress.port : 0}/jwks.json`;
+const servePort = 18_000 + Math.floor(Math.random() * 1000);
+const env: Record<string, string> = {
+  BACKBONE_KAFKA_BROKERS: base.kafkaBrokers.join(','),
+  BACKBONE_REGISTRY_URL: base.registryUrl,
+  BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
+  BACKBONE_TOPIC_PREFIX: `bench-poc-${runId}.`,
+  BACKBONE_CLICKHOUSE_DATABASE: `bench_poc_${runId}`,
+  BACKBONE_LOG_LEVEL: 'warn',
+  BACKBONE_SERVE_PORT: String(servePort),
+  BACKBONE_AUTH_ISSUERS: `https://bench-idp.test=${jwksUrl}`,
+  BACKBONE_CDS_CLIENTS: `https://bench-idp.test=${jwksUrl}`,
+  BACKBONE_SINK_BATCH_MAX_MS: String(base.sinkBatchMaxMs),
+  BACKBONE_SINK_BATCH_SIZE: String(base.sinkBatchSize),
+};
+const config = loadConfig(env);
+const log = createLogger({ level: 'warn', name: 'bench-poc' });
+const kafka = createKafka(config, log, '-bench-poc');
+await setup(config, kafka);
+const serde = createSerde(config);
+const producer = await kafka.producer();
+const profilesTopic = topicName(TOPICS.profiles, config.topicPrefix);
+const alertsTopic = topicName(TOPICS.alerts, config.topicPrefix);
+
+// A population of 5,000 patients with CYP2C19 profiles, and clopidogrel alerts for the poor metabolizers.
+const PATIENTS = 5_000;
+for (let start = 0; start < PATIENTS; start += 1000) {
+  const profiles: OutgoingRecord[] = [];
+  const alerts: OutgoingRecord[] = [];
+  for (let n = start; n < start + 1000; n++) {
+    const id = `PT-${String(n).padStart(6, '0')}`;
+    const [dip, phen] = PHENOTYPES[n % PHENOTYPES.length]!;
+    profiles.push({ key: `${id}|CYP2C19`, value: await serde.encode(TOPICS.profiles, profileEvent(id, 'CYP2C19', { diplotype: dip, phenotype: phen })) });
+    if (phen === 'Poor Metabolizer') alerts.push({ key: id, value: await serde.encode(TOPICS.alerts, alertEvent(id)) });
+  }
+  await producer.send(profilesTopic, profiles);
+  await producer.send(alertsTopic, alerts);
+}
+
+const serve = spawn(process.execPath, [CLI, 'serve'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise<void>((resolve, reject) => {
+  serve.stdout?.on('data', (chunk: Buffer) => {
+    if (chunk.toString().includes('serving on')) resolve();
+  });
+  serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+});
+const url = `http://127.0.0.1:${servePort}`;
+console.log(`serve: ${url} (own process, ${PATIENTS} patients loaded); load from this process at ${rps} requests/s for ${seconds} s`);
+
+// 1. Read API and order-sign.
+const clinician = await issuer.sign({ sub: 'bench-clinician', aud: config.authAudience, roles: ['clinician'], ttlSeconds: 3600 });
+const patients = Array.from({ length: 200 }, (_, i) => `PT-${String(i * 7).padStart(6, '0')}`);
+let p = 0;
+await load('warm-up read API', { url, connections: 10, overallRate: rps, duration: 3, requests: [{ method: 'GET', path: `/api/patients/${patients[0]}/profile` }], headers: { authorization: `Bearer ${clinician}` } });
+await load('read API GET /api/patients/{id}/profile', {
+  url,
+  connections: 20,
+  overallRate: rps,
+  duration: seconds,
+  headers: { authorization: `Bearer ${clinician}` },
+  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/patients/${patients[p++ % patients.length]}/profile` }) }],
+});
+// Every CDS call carries a fresh single-use token (jti), signed in advance so signing is not measured.
+const audience = `${config.publicUrl}/cds-services/pgx-order-sign`;
+const tokens: string[] = [];
+for (let i = 0; i < rps * (seconds + 5) * 1.1; i++) tokens.push(await issuer.sign({ sub: 'bench-ehr', aud: audience, ttlSeconds: 600 }));
+const bodies = patients.map((id) => JSON.stringify(cdsRequest('order-sign', id, [CLOPIDOGREL])));
+let t = 0;
+const orderSign = (duration: number): LoadOptions => ({
+  url,
+  connections: 20,
+  overallRate: rps,
+  duration,
+  requests: [
+    {
+      method: 'POST',
+      path: '/cds-services/pgx-order-sign',
+      setupRequest: (req: LoadRequest) => ({ ...req, headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[t++]}` }, body: bodies[t % bodies.length] }),
+    },
+  ],
+});
+await load('warm-up order-sign', orderSign(3));
+await load('CDS Hooks POST /cds-services/pgx-order-sign', orderSign(seconds));
+
+// 3. Card change: publish an alert change, poll order-sign until the cards follow.
+{
+  const samples: number[] = [];
+  const id = 'PT-CARD-CHANGE';
+  await producer.send(profilesTopic, [{ key: `${id}|CYP2C19`, value: await serde.encode(TOPICS.profiles, profileEvent(id, 'CYP2C19', { diplotype: '*2/*2', phenotype: 'Poor Metabolizer' })) }]);
+  const body = JSON.stringify(cdsRequest('order-sign', id, [CLOPIDOGREL]));
+  const cards = async (): Promise<number> => {
+    const r = await fetch(`${url}/cds-services/pgx-order-sign`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[t++]}` }, body });
+    return ((await r.json()) as { cards: unknown[] }).cards.length;
+  };
+  for (let i = 0; i < changes; i++) {
+    const active = i % 2 === 0;
+    const value = await serde.encode(TOPICS.alerts, alertEvent(id, active ? 'ACTIVE' : 'WITHDRAWN', { variant: String(i) }));
+    const started = performance.now();
+    await producer.send(alertsTopic, [{ key: id, value }]);
+    while ((await cards()) !== (active ? 1 : 0)) {
+      if (performance.now() - started > 10_000) throw new Error('card did not change within 10 s');
+    }
+    samples.push(performance.now() - started);
+    await sleep(20);
+  }
+  samples.sort((a, b) => a - b);
+  console.log(`event published (send started) → card changes at order-sign (${samples.length} changes): p50 ${percentile(samples, 50).toFixed(1)} ms, p99 ${percentile(samples, 99).toFixed(1)} ms, max ${(samples.at(-1) ?? Number.NaN).toFixed(1)} ms`);
+}
+serve.kill('SIGTERM');
+await exited(serve);
+
+// 2. Views freshness at a fixed event rate, the views sink in its own process.
+const sink = spawn(process.execPath, [CLI, 'views-sink'], { env: childEnv(env), stdio: ['ignore', 'ignore', 'inherit'] });
+const group = sinkGroupId(config, VIEWS_STAGE);
+await waitForLag(kafka, group, profilesTopic, 300_000);
+await waitForLag(kafka, group, alertsTopic, 300_000);
+const clickhouse = createClickHouse(config);
+const total = rate * freshSeconds;
+const sentAt = new Map<string, number>();
+const latencies: number[] = [];
+let producing = true;
+const poller = (async () => {
+  while (producing || sentAt.size > 0) {
+    const ids = [...sentAt.keys()];
+    if (ids.length > 0) {
+      const seen = await queryRows<{ profile_id: string }>(clickhouse, 'SELECT profile_id FROM pgx_profile_versions WHERE profile_id IN {ids:Array(String)}', { ids });
+      const now = performance.now();
+      for (const { profile_id } of seen) {
+        const at = sentAt.get(profile_id);
+        if (at !== undefined) {
+          latencies.push(now - at);
+          sentAt.delete(profile_id);
+        }
+      }
+    }
+    await sleep(10);
+  }
+})();
+const tickMs = 10;
+const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+const begin = performance.now();
+const sends: Promise<void>[] = [];
+const freshStart = Date.now();
+for (let n = 0, tick = 0; n < total; tick++) {
+  const wait = begin + tick * tickMs - performance.now();
+  if (wait > 0) await sleep(wait);
+  const batch: OutgoingRecord[] = [];
+  const watched: string[] = [];
+  for (let i = 0; i < perTick && n < total; i++, n++) {
+    const id = `PT-F${String(n % 20_000).padStart(6, '0')}`;
+    const profile = profileEvent(id, 'CYP2C19', { diplotype: '*1/*2', phenotype: 'Intermediate Metabolizer' }, { sourceId: `bench/${runId}/${n}` });
+    profile.profileId = `${runId}-${n}`;
+    batch.push({ key: `${id}|CYP2C19`, value: await serde.encode(TOPICS.profiles, profile) });
+    if (n % 50 === 0) watched.push(profile.profileId);
+  }
+  const sentMs = performance.now();
+  sends.push(
+    producer.send(profilesTopic, batch).then(() => {
+      for (const w of watched) sentAt.set(w, sentMs);
+    }),
+  );
+}
+await Promise.all(sends);
+const achieved = total / ((performance.now() - begin) / 1000);
+await waitForLag(kafka, group, profilesTopic, 120_000);
+const deadline = Date.now() + 30_000;
+while (sentAt.size > 0 && Date.now() < deadline) await sleep(50);
+producing = false;
+sentAt.clear();
+await poller;
+latencies.sort((a, b) => a - b);
+const [server] = await queryRows<{ p50: number; p99: number; max: number; rows: string }>(
+  clickhouse,
+  `SELECT quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, max(d) AS max, count() AS rows
+   FROM (SELECT toUnixTimestamp64Milli(inserted_at) - toUnixTimestamp64Milli(published_at) AS d FROM pgx_profile_versions WHERE published_at >= fromUnixTimestamp64Milli({since:Int64}))`,
+  { since: freshStart },
+);
+console.log(`views freshness at ${rate} profile events/s for ${freshSeconds} s (achieved ${Math.round(achieved)}/s; sink batches ≤ ${config.sinkBatchSize} rows / ${config.sinkBatchMaxMs} ms):`);
+console.log(`  publish-acked → visible in pgx_profile_versions to a polling reader (${latencies.length} sampled): p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms`);
+console.log(`  record timestamp → server insert time (all ${server?.rows ?? 0} rows): p50 ${server?.p50 ?? '?'} ms, p99 ${server?.p99 ?? '?'} ms, max ${server?.max ?? '?'} ms`);
+sink.kill('SIGTERM');
+await exited(sink);
+
+await producer.close();
+await clickhouse.close();
+jwks.close();
+const admin = await kafka.admin();
+await admin.deleteTopics((await admin.listTopics()).filter((name) => name.startsWith(config.topicPrefix)));
+await admin.close();
+const root = createClickHouse(config, 'default');
+await root.command({ query: `DROP DATABASE IF EXISTS ${config.clickhouseDatabase}` });
+await root.close();

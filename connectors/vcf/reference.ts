@@ -1,0 +1,93 @@
+/**
+ * The straightforward path: records parsed by @gmod/vcf (`parseLine` + `SAMPLES()`), calls built as
+ * objects. Same rules as the byte-level scanner of core.ts, none of its speed; the tests hold the
+ * scanner to it on every fixture, and the benchmark measures both. gVCF block projection is not
+ * part of it.
+ */
+import type { GenotypeCall } from '../../platform/events.ts';
+import { alleleKind } from './core.ts';
+import { normaliseChrom } from './harmonise.ts';
+import { parseHeader } from './header.ts';
+import type { PgxPositionIndex } from './pgx-positions.ts';
+
+export interface ReferenceCall {
+  column: number;
+  call: Omit<GenotypeCall, 'gene'>;
+}
+
+export interface ReferenceResult {
+  calls: ReferenceCall[];
+  /** Line numbers of rejected records. */
+  rejectedLines: number[];
+  records: number;
+}
+
+export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceResult {
+  const lines = text.split(/\r?\n/);
+  let headerEnd = 0;
+  while (headerEnd < lines.length && (lines[headerEnd] ?? '').startsWith('#')) headerEnd++;
+  const header = parseHeader(lines.slice(0, headerEnd));
+  const keepPgx = pgx !== undefined && header.assembly !== 'GRCh37';
+  const out: ReferenceResult = { calls: [], rejectedLines: [], records: 0 };
+  for (let i = headerEnd; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line === '') continue;
+    out.records++;
+    const lineNo = i + 1;
+    let v;
+    try {
+      v = header.parser.parseLine(line);
+    } catch {
+      out.rejectedLines.push(lineNo);
+      continue;
+    }
+    const chrom = normaliseChrom(v.CHROM);
+    if (chrom === undefined) continue;
+    const alts = v.ALT ?? [];
+    const columns = line.split('\t');
+    if (columns.length !== 9 + header.samples.length || !/^[1-9]\d*$/.test(columns[1] ?? '') || alts.some((a) => { const k = alleleKind(a); return k !== 'bases' && k !== 'gvcf'; })) {
+      out.rejectedLines.push(lineNo);
+      continue;
+    }
+    if (!(v.FORMAT ?? '').split(':').includes('GT')) continue;
+    const pgxHere = keepPgx && pgx?.chrom(chrom)?.get(v.POS) !== undefined;
+    const samples = v.SAMPLES();
+    const filters = v.FILTER === undefined ? [] : v.FILTER === 'PASS' ? ['PASS'] : (v.FILTER as string[]);
+    const recordCalls: ReferenceCall[] = [];
+    let bad = false;
+    header.samples.forEach((name, column) => {
+      const s = samples[name] ?? {};
+      const gtText = String((s.GT as unknown[] | undefined)?.[0] ?? '.');
+      const body = gtText.replace(/^[|/]/, '');
+      const alleles = body.split(/[|/]/).map((a) => (a === '.' ? null : Number(a)));
+      if (alleles.some((a) => a !== null && (!Number.isInteger(a) || a > alts.length))) bad = true;
+      const hasAlt = alleles.some((a) => a !== null && a > 0);
+      if (!hasAlt && !pgxHere) return;
+      const num = (k: string): number | null => {
+        const x = (s[k] as unknown[] | undefined)?.[0];
+        return typeof x === 'number' ? x : null;
+      };
+      recordCalls.push({
+        column,
+        call: {
+          chrom,
+          pos: v.POS,
+          ref: v.REF,
+          alts,
+          gt: alleles,
+          phased: alleles.length > 1 ? !body.includes('/') : gtText.startsWith('|'),
+          phaseSet: num('PS'),
+          depth: num('DP'),
+          genotypeQuality: num('GQ'),
+          quality: v.QUAL ?? null,
+          filters,
+          variantId: v.ID === undefined ? null : v.ID.join(';'),
+          recordRef: String(lineNo),
+        },
+      });
+    });
+    if (bad) out.rejectedLines.push(lineNo);
+    else out.calls.push(...recordCalls);
+  }
+  return out;
+}

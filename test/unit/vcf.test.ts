@@ -1,0 +1,389 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateRawSync, crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { TOPICS } from '../../platform/catalogue.ts';
+import { valueType } from '../../platform/conform.ts';
+import { InvalidInputError } from '../../platform/errors.ts';
+import type { GenotypeCall, GenotypeCallSet } from '../../platform/events.ts';
+import { writeLong } from '../../connectors/vcf/avro.ts';
+import { VcfParser, type FileFacts, type RejectedRecord } from '../../connectors/vcf/core.ts';
+import { detectAssembly, normaliseChrom } from '../../connectors/vcf/harmonise.ts';
+import { pgxPositions } from '../../connectors/vcf/pgx-positions.ts';
+import { inspectFile, readText } from '../../connectors/vcf/reader.ts';
+import { referenceCalls } from '../../connectors/vcf/reference.ts';
+import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
+import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
+import { header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
+const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
+const FACTS: FileFacts = { sha256: 'f'.repeat(64), sourceId: 'sha256:test', lab: 'Lab Nord', ingestedAt: 1735689600000, pipelineVersion: '0.1.0' };
+const HASHED: SampleMapping = { kind: 'keyed-hash', key: 'unit-test-key' };
+const type = valueType(TOPICS.genotypeCalls);
+
+interface Parsed {
+  parser: VcfParser;
+  events: GenotypeCallSet[];
+  bodies: Buffer[];
+  rejected: RejectedRecord[];
+}
+
+function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; pgx?: boolean; sha256?: string } = {}): Parsed {
+  const parser = new VcfParser({
+    facts: { ...FACTS, sha256: options.sha256 ?? FACTS.sha256 },
+    mapping: options.mapping ?? HASHED,
+    ...(options.pgx === false ? {} : { pgx: pgxPositions() }),
+    ...(options.blockLines === undefined ? {} : { blockLines: options.blockLines }),
+  });
+  const bodies: Buffer[] = [];
+  const rejected: RejectedRecord[] = [];
+  const step = options.chunk ?? bytes.length;
+  for (let i = 0; i < bytes.length; i += step) {
+    parser.push(bytes.subarray(i, i + step));
+    const out = parser.take();
+    bodies.push(...out.events.map((e) => e.value));
+    rejected.push(...out.rejected);
+  }
+  parser.end();
+  const out = parser.take();
+  bodies.push(...out.events.map((e) => e.value));
+  rejected.push(...out.rejected);
+  return { parser, bodies, rejected, events: bodies.map((b) => type.fromBuffer(b) as GenotypeCallSet) };
+}
+
+/** Calls keyed by sample column (via sampleId order) and position, for comparisons. */
+function callsOf(events: GenotypeCallSet[]): Map<string, GenotypeCall[]> {
+  const bySample = new Map<string, GenotypeCall[]>();
+  for (const e of events) bySample.set(e.sampleId, [...(bySample.get(e.sampleId) ?? []), ...e.calls]);
+  return bySample;
+}
+
+function findCall(events: GenotypeCallSet[], patientId: string, chrom: string, pos: number): GenotypeCall | undefined {
+  return events.filter((e) => e.patientId === patientId).flatMap((e) => e.calls).find((c) => c.chrom === chrom && c.pos === pos);
+}
+
+const MAP = parseSampleMap(fixture('samples.tsv').toString('utf8'));
+
+describe('harmonisation', () => {
+  it('normalises chromosome names and refuses contigs outside 1-22/X/Y/MT', () => {
+    expect(['chr1', 'Chr22', 'CHRX', 'chrY', 'chrM', 'MT', 'M', '7', 'x'].map(normaliseChrom)).toEqual(['1', '22', 'X', 'Y', 'MT', 'MT', 'MT', '7', 'X']);
+    expect(['chrUn_KI270742v1', 'GL000192.1', 'chr1_KI270706v1_random', 'HLA-A*01:01', 'chrEBV', '23', 'chr0', '01'].map(normaliseChrom)).toEqual(
+      Array(8).fill(undefined),
+    );
+  });
+
+  it('detects the build from ##contig lengths, ##assembly and ##reference, and says UNKNOWN otherwise', () => {
+    expect(detectAssembly({ contigs: [{ id: 'chr1', length: 248956422 }] }).assembly).toBe('GRCh38');
+    expect(detectAssembly({ contigs: [{ id: '1', length: 249250621 }] }).assembly).toBe('GRCh37');
+    expect(detectAssembly({ contigs: [], reference: 'file:///ref/hs37d5.fa' }).assembly).toBe('GRCh37');
+    expect(detectAssembly({ contigs: [], assembly: 'GRCh38.p14' }).assembly).toBe('GRCh38');
+    expect(detectAssembly({ contigs: [], reference: 'file:///ref/genome.fa' })).toMatchObject({ assembly: 'UNKNOWN' });
+    const contradiction = detectAssembly({ contigs: [{ id: 'chr1', length: 248956422 }], reference: 'hg19' });
+    expect(contradiction.assembly).toBe('UNKNOWN');
+    expect(contradiction.evidence).toMatch(/contradicts/);
+    expect(detectAssembly({ contigs: [], reference: 'chm13v2.0.fa' })).toMatchObject({ assembly: 'UNKNOWN', evidence: expect.stringMatching(/other than/) as unknown });
+  });
+
+  it('carries the detected build on every event of each fixture', () => {
+    const cases: [string, string][] = [
+      ['multisample-grch38.vcf', 'GRCh38'],
+      ['grch37-v41.vcf', 'GRCh37'],
+      ['v43-crlf.vcf', 'GRCh38'],
+      ['unknown-build.vcf', 'UNKNOWN'],
+      ['pgx-cases/UGT1A1_s28s80phased.vcf', 'GRCh38'],
+      ['pgx-cases/CYP3A5_s1s7.vcf', 'GRCh38'],
+    ];
+    for (const [name, assembly] of cases) {
+      const { events } = parse(fixture(name));
+      expect(events.length, name).toBeGreaterThan(0);
+      for (const e of events) expect(e.assembly, name).toBe(assembly);
+    }
+  });
+});
+
+describe('VCF mapping on a multi-sample GRCh38 file', () => {
+  const { events, rejected, parser } = parse(fixture('multisample-grch38.vcf'), { mapping: MAP });
+
+  it('keys events by the mapped pseudonymous patient and reports the unmapped sample', () => {
+    expect(new Set(events.map((e) => e.patientId))).toEqual(new Set(['PT-000101', 'PT-000102', 'PT-000103']));
+    expect(parser.resolved?.unmapped).toEqual(['HG00096']);
+    expect(parser.stats.unmappedCalls).toBeGreaterThan(0);
+    const sampleIds = new Set(events.map((e) => e.sampleId));
+    expect(sampleIds.has('SM-9001')).toBe(true);
+    expect([...sampleIds].some((s) => s.includes('NA1289'))).toBe(false);
+  });
+
+  it('publishes non-reference calls losslessly: multi-allelic, phased with PS, haploid, chrM as MT', () => {
+    expect(findCall(events, 'PT-000101', '1', 97515787)).toMatchObject({ ref: 'A', alts: ['AT', 'ATT'], gt: [1, 2], phased: false, depth: 29, genotypeQuality: 78, quality: 310.8 });
+    expect(findCall(events, 'PT-000101', '7', 99672916)).toMatchObject({ gt: [1, 1], phased: true, phaseSet: 99672916, variantId: 'rs776746' });
+    expect(findCall(events, 'PT-000103', '7', 99672916)).toMatchObject({ gt: [1, 1], phased: false, phaseSet: null });
+    expect(findCall(events, 'PT-000102', 'X', 155000120)).toMatchObject({ gt: [1], phased: false });
+    expect(findCall(events, 'PT-000102', 'Y', 2781480)).toMatchObject({ gt: [1] });
+    expect(findCall(events, 'PT-000102', 'MT', 73)).toMatchObject({ gt: [1], depth: 1987 });
+    expect(findCall(events, 'PT-000101', '12', 21178615)).toMatchObject({ gt: [0, 1], filters: ['PASS'], recordRef: '35' });
+  });
+
+  it('keeps hom-ref, partial and no-call genotypes at PGx positions only', () => {
+    expect(findCall(events, 'PT-000102', '10', 94781859)).toMatchObject({ gt: [0, 0], variantId: 'rs4244285' });
+    expect(findCall(events, 'PT-000103', '10', 94781859)).toMatchObject({ gt: [0, null], depth: 20, genotypeQuality: 12 });
+    expect(findCall(events, 'PT-000102', '10', 94942290)).toMatchObject({ gt: [null, null], quality: null, filters: ['LowQual', 'LowDP'], depth: 0, genotypeQuality: null });
+    // chrX PGx position: haploid hom-ref kept for the male sample too
+    expect(findCall(events, 'PT-000102', 'X', 154532046)).toMatchObject({ gt: [1] });
+    expect(findCall(events, 'PT-000103', 'X', 154532046)).toMatchObject({ gt: [0, 0] });
+    expect(findCall(events, 'PT-000103', '1', 97515787)).toMatchObject({ gt: [0, 0], alts: ['AT', 'ATT'] });
+    // not a PGx position: hom-ref is not published
+    expect(findCall(events, 'PT-000101', 'X', 155000120)).toBeUndefined();
+    expect(findCall(events, 'PT-000103', '12', 21178615)).toMatchObject({ gt: [0, 0] });
+    expect(parser.stats.pgx).toMatchObject({ active: true, covered: 9, total: 1202 });
+  });
+
+  it('dead-letters what it cannot represent, with line numbers and reasons, and goes on', () => {
+    const reasons = Object.fromEntries(rejected.map((r) => [r.line, r.error.message]));
+    expect(Object.keys(reasons).map(Number)).toEqual([37, 38, 44, 45, 46]);
+    expect(reasons[37]).toMatch(/^line 37: symbolic structural allele <DEL>/);
+    expect(reasons[38]).toMatch(/^line 38: breakend allele/);
+    expect(reasons[44]).toMatch(/^line 44: sample column 1: GT '0\/3' names allele 3, but the record has 1 ALT allele/);
+    expect(reasons[45]).toMatch(/^line 45: POS '21300x00' is not a position/);
+    expect(reasons[46]).toMatch(/^line 46: found 3 sample columns, the header names 4/);
+    for (const r of rejected) expect(r.bytes.toString()).toBe(fixture('multisample-grch38.vcf').toString().split('\n')[r.line - 1]);
+    expect([...parser.stats.skippedContigs]).toEqual([['chrUn_KI270742v1', 1]]);
+    // nothing published from the rejected records
+    expect(findCall(events, 'PT-000101', '16', 31100000)).toBeUndefined();
+    expect(findCall(events, 'PT-000101', '12', 21200000)).toBeUndefined();
+  });
+
+  it('gives every event lineage and a deterministic id', () => {
+    for (const e of events) {
+      expect(e.lineage).toEqual({ sourceId: 'sha256:test', sourceSha256: 'f'.repeat(64), lab: 'Lab Nord', ingestedAt: FACTS.ingestedAt, connector: 'vcf', pipelineVersion: '0.1.0' });
+      expect(e.sourceKind).toBe('VCF');
+      for (const c of e.calls) expect(c.recordRef).toMatch(/^\d+$/);
+    }
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+    const again = parse(fixture('multisample-grch38.vcf'), { mapping: MAP, chunk: 7 });
+    expect(again.events.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+    const otherFile = parse(fixture('multisample-grch38.vcf'), { mapping: MAP, sha256: 'e'.repeat(64) });
+    expect(otherFile.events.some((e) => events.some((f) => f.eventId === e.eventId))).toBe(false);
+  });
+
+  it('groups calls per sample and block; smaller blocks give more events but the same calls', () => {
+    const small = parse(fixture('multisample-grch38.vcf'), { mapping: MAP, blockLines: 2 });
+    expect(small.events.length).toBeGreaterThan(events.length);
+    const flat = (list: GenotypeCallSet[]): string[] => list.flatMap((e) => e.calls.map((c) => `${e.patientId}:${c.chrom}:${c.pos}:${c.gt.join('/')}`)).sort();
+    expect(flat(small.events)).toEqual(flat(events));
+    for (const e of events) {
+      expect(new Set(e.calls.map((c) => c.chrom)).size).toBe(1);
+      const positions = e.calls.map((c) => c.pos);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    }
+  });
+});
+
+describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
+  const synthetic = Buffer.from(syntheticHeader(30) + [...syntheticRecords({ records: 2500, samples: 30, seed: 11 })].join(''));
+  const inputs: [string, Buffer][] = [
+    ['multisample-grch38.vcf', fixture('multisample-grch38.vcf')],
+    ['grch37-v41.vcf', fixture('grch37-v41.vcf')],
+    ['v43-crlf.vcf', fixture('v43-crlf.vcf')],
+    ['unknown-build.vcf', fixture('unknown-build.vcf')],
+    ['synthetic 2,500 records x 30 samples', synthetic],
+    ...readdirSync(path.join(FIXTURES, 'pgx-cases'))
+      .filter((f) => f.endsWith('.vcf'))
+      .map((f): [string, Buffer] => [`pgx-cases/${f}`, fixture(`pgx-cases/${f}`)]),
+  ];
+  it.each(inputs)('%s', (_name, bytes) => {
+    const ours = parse(bytes, { chunk: 4093 });
+    const reference = referenceCalls(bytes.toString('utf8'), pgxPositions());
+    expect(ours.rejected.map((r) => r.line)).toEqual(reference.rejectedLines);
+    const columns = ours.parser.resolved?.columns ?? [];
+    const bySampleId = new Map(columns.map((c, i) => [c?.sampleId, i]));
+    const mine = ours.events.flatMap((e) => e.calls.map((c) => ({ column: bySampleId.get(e.sampleId), call: { ...c, gene: undefined } })));
+    const theirs = reference.calls.map((r) => ({ column: r.column, call: { ...r.call, gene: undefined } }));
+    const key = (x: { column?: number; call: { pos: number; chrom: string } }): string => `${x.column}:${x.call.chrom}:${String(x.call.pos).padStart(10, '0')}`;
+    mine.sort((a, b) => key(a).localeCompare(key(b)));
+    theirs.sort((a, b) => key(a).localeCompare(key(b)));
+    expect(mine.length).toBe(theirs.length);
+    expect(mine).toEqual(theirs);
+  });
+
+  it('counts the same non-reference calls as a GT="alt" filter would on the synthetic file', () => {
+    const ours = parse(synthetic, { pgx: false });
+    let alt = 0;
+    for (const line of synthetic.toString().split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      for (const col of line.split('\t').slice(9)) if ((col.split(':')[0] ?? '').split(/[/|]/).some((a) => a !== '.' && a !== '0')) alt++;
+    }
+    expect(ours.parser.stats.calls).toBe(alt);
+    expect(ours.parser.stats.nonRefCalls).toBe(alt);
+  });
+});
+
+describe('Avro encoding', () => {
+  it('is byte for byte what avsc writes for the committed schema', () => {
+    for (const name of ['multisample-grch38.vcf', 'gvcf-grch38.g.vcf', 'v43-crlf.vcf', 'grch37-v41.vcf']) {
+      const { bodies, events } = parse(fixture(name));
+      for (const [i, body] of bodies.entries()) expect(type.toBuffer(events[i]).equals(body), name).toBe(true);
+    }
+  });
+
+  it('writes longs as Avro zigzag varints, beyond 32 bits too', () => {
+    for (const n of [0, 1, -1, 63, 64, -65, 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, 3_000_000_000, 2 ** 52 + 1, 2 ** 53 - 1, -(2 ** 53 - 1)]) {
+      const buf = Buffer.alloc(10);
+      const end = writeLong(buf, 0, n);
+      expect(buf.subarray(0, end).toString('hex'), String(n)).toBe(zigzagReference(n));
+    }
+  });
+});
+
+/** Zigzag varint with BigInt, independent of the implementation under test. */
+function zigzagReference(n: number): string {
+  let z = BigInt(n) >= 0n ? BigInt(n) * 2n : -BigInt(n) * 2n - 1n;
+  const out: number[] = [];
+  do {
+    let byte = Number(z & 0x7fn);
+    z >>= 7n;
+    if (z > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (z > 0n);
+  return Buffer.from(out).toString('hex');
+}
+
+describe('line ends, compression and versions', () => {
+  it('reads CRLF files like LF files', () => {
+    const crlf = parse(fixture('v43-crlf.vcf'));
+    const lf = parse(Buffer.from(fixture('v43-crlf.vcf').toString().replace(/\r\n/g, '\n')));
+    expect(crlf.events.map((e) => e.calls)).toEqual(lf.events.map((e) => e.calls));
+    expect(crlf.events.flatMap((e) => e.calls).find((c) => c.pos === 94842866)).toMatchObject({ gt: [1, 1], phased: true, phaseSet: 94761900 });
+    expect(crlf.parser.header?.version).toBe('4.3');
+  });
+
+  it('reads plain, gzip and bgzip (also many small blocks inflated out of order) to the same text', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'vcf-unit-'));
+    const text = Buffer.from(syntheticHeader(5) + [...syntheticRecords({ records: 3000, samples: 5, seed: 3 })].join(''));
+    const blocks: Buffer[] = [];
+    for (let i = 0; i < text.length; i += 1000) blocks.push(bgzfBlock(text.subarray(i, i + 1000)));
+    blocks.push(bgzfBlock(Buffer.alloc(0)));
+    await writeFile(path.join(dir, 'many.vcf.gz'), Buffer.concat(blocks));
+    const inspected = await inspectFile(path.join(dir, 'many.vcf.gz'));
+    expect(inspected.compression).toBe('bgzf');
+    const chunks: Buffer[] = [];
+    for await (const c of readText(path.join(dir, 'many.vcf.gz'), 'bgzf')) chunks.push(c);
+    expect(Buffer.concat(chunks).equals(text)).toBe(true);
+
+    const plain = fixture('multisample-grch38.vcf');
+    for (const [name, compression] of [['multisample-grch38.vcf.gz', 'bgzf'], ['grch37-v41.vcf.gz', 'gzip']] as const) {
+      const file = path.join(FIXTURES, name);
+      expect((await inspectFile(file)).compression).toBe(compression);
+      const got: Buffer[] = [];
+      for await (const c of readText(file, compression)) got.push(c);
+      const expected = name.startsWith('multi') ? plain : fixture('grch37-v41.vcf');
+      expect(Buffer.concat(got).equals(expected), name).toBe(true);
+    }
+  });
+
+  it('refuses a truncated gzip, a non-VCF, an empty and a header-only file with one clear error', async () => {
+    await expect(inspectFile(path.join(FIXTURES, 'truncated.vcf.gz'))).rejects.toThrow(/truncated bgzip file/);
+    const cutGzip = path.join(await mkdtemp(path.join(tmpdir(), 'vcf-unit-')), 'cut.vcf.gz');
+    await writeFile(cutGzip, fixture('grch37-v41.vcf.gz').subarray(0, 300));
+    await expect(inspectFile(cutGzip)).rejects.toThrow(/corrupt or truncated gzip file/);
+    await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'))).rejects.toThrow(/empty/);
+    expect(() => parse(fixture('not-a-vcf.txt'))).toThrow(/not a VCF: a VCF starts with '##fileformat=VCFv4.x', this file starts with 'sample_id,gene,result'/);
+    expect(() => parse(fixture('header-only.vcf'))).toThrow(/header but no records/);
+    expect(() => parse(Buffer.alloc(0))).toThrow(/empty/);
+    expect(() => parse(Buffer.from('BCF\u0002\u0002 binary genotype data follows here........'))).toThrow(/BCF/);
+    expect(() => parse(Buffer.from('##fileformat=VCFv4.0\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n1\t1\t.\tA\tC\t.\t.\t.\tGT\t0/1\n'))).toThrow(
+      /VCFv4.0 is not supported/,
+    );
+    expect(() => parse(Buffer.from('##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t1\t.\tA\tC\t.\t.\t.\n'))).toThrow(/sites-only/);
+  });
+});
+
+describe('PGx positions and builds', () => {
+  it('does not apply the GRCh38 PGx positions to GRCh37 input', () => {
+    const { events, parser } = parse(fixture('grch37-v41.vcf'));
+    expect(parser.stats.pgx.active).toBe(false);
+    expect(parser.stats.pgx.reason).toMatch(/GRCh37/);
+    const calls = events.flatMap((e) => e.calls);
+    expect(calls.map((c) => c.pos)).toEqual([97915614, 96541616, 42526694, 153760654, 16519]); // the 0/0 at 96521657 is not kept
+    expect(calls.map((c) => c.chrom)).toEqual(['1', '10', '22', 'X', 'MT']);
+  });
+
+  it('projects gVCF reference blocks onto the PGx positions they cover, and keeps <NON_REF> faithfully', () => {
+    const { events, parser, rejected } = parse(fixture('gvcf-grch38.g.vcf'));
+    expect(rejected).toEqual([]);
+    const calls = events.flatMap((e) => e.calls);
+    expect(calls.find((c) => c.pos === 94761900)).toMatchObject({ ref: 'C', alts: [], gt: [0, 0], depth: 34, genotypeQuality: 99, recordRef: '15 (reference block 94761800-94761950)' });
+    expect(calls.find((c) => c.pos === 94781859)).toMatchObject({ ref: 'G', alts: ['A', '<NON_REF>'], gt: [0, 1], quality: 1502.77 });
+    expect(calls.find((c) => c.pos === 94842866)).toMatchObject({ ref: 'A', alts: [], gt: [0, 0], depth: 25 });
+    const inNoCallBlock = pgxPositions().within('10', 94781861, 94842800);
+    expect(inNoCallBlock.length).toBeGreaterThan(0);
+    for (const p of inNoCallBlock) expect(calls.find((c) => c.pos === p.pos)).toMatchObject({ gt: [null, null], alts: [] });
+    expect(parser.stats.pgx.covered).toBe(calls.length);
+  });
+
+  it('keeps hom-ref calls at PGx positions for an UNKNOWN build, marked UNKNOWN', () => {
+    const { events } = parse(fixture('unknown-build.vcf'));
+    expect(events.flatMap((e) => e.calls).map((c) => [c.pos, c.gt])).toEqual([
+      [94781859, [0, 0]],
+      [94781900, [0, 1]],
+    ]);
+  });
+
+  it('publishes every line of the PGx case files (all are PGx positions or variants)', () => {
+    const { events } = parse(fixture('pgx-cases/UGT1A1_s28s80phased.vcf'));
+    expect(events.flatMap((e) => e.calls).map((c) => [c.pos, c.alts, c.gt, c.phased])).toEqual([
+      [233759924, ['T'], [0, 1], true],
+      [233760233, ['CATAT', 'C', 'CATATAT'], [0, 1], true],
+      [233760498, [], [0, 0], true],
+      [233760973, [], [0, 0], true],
+    ]);
+  });
+});
+
+describe('samples and publishers', () => {
+  it('parses a sample map and refuses a broken one', () => {
+    expect(MAP.kind === 'file' && MAP.entries.get('NA12891')).toEqual({ patientId: 'PT-000102', sampleId: null });
+    expect(() => parseSampleMap('NA1\n')).toThrow(/line 1: expected/);
+    expect(() => parseSampleMap('NA1\tPT 1\n')).toThrow(/patient id must be/);
+    expect(() => parseSampleMap('NA1\tPT1\nNA1\tPT2\n')).toThrow(/listed twice/);
+  });
+
+  it('derives stable pseudonyms from sample names with a key, never the name itself', () => {
+    const a = resolveSamples(['NA12878', 'NA12891'], HASHED, 'a'.repeat(64));
+    const b = resolveSamples(['NA12878'], HASHED, 'b'.repeat(64));
+    expect(a.columns[0]).toEqual(b.columns[0]);
+    expect(a.columns[0]?.patientId).not.toBe(a.columns[1]?.patientId);
+    expect(JSON.stringify(a)).not.toMatch(/NA128/);
+    expect(resolveSamples(['NA12878'], { kind: 'keyed-hash', key: 'other' }, 'a'.repeat(64)).columns[0]?.patientId).not.toBe(a.columns[0]?.patientId);
+  });
+
+  it('authenticates upload bearer tokens by client', () => {
+    const known = publishers(['lab-nord=' + 'n'.repeat(40), 'lab-sud=' + 's'.repeat(40)]);
+    expect(authenticate(`Bearer ${'s'.repeat(40)}`, known)).toBe('lab-sud');
+    expect(authenticate(`bearer ${'n'.repeat(40)}`, known)).toBe('lab-nord');
+    expect(authenticate(`Bearer ${'n'.repeat(39)}`, known)).toBeUndefined();
+    expect(authenticate(undefined, known)).toBeUndefined();
+    expect(authenticate(`Basic ${'n'.repeat(40)}`, known)).toBeUndefined();
+  });
+});
+
+describe('errors are InvalidInputError', () => {
+  it('so that runners dead-letter records and refuse files without retrying', () => {
+    const { rejected } = parse(fixture('multisample-grch38.vcf'), { mapping: MAP });
+    for (const r of rejected) expect(r.error).toBeInstanceOf(InvalidInputError);
+  });
+});
+
+function bgzfBlock(data: Buffer): Buffer {
+  const deflated = deflateRawSync(data);
+  const block = Buffer.alloc(26 + deflated.length);
+  block.set([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0], 0);
+  block.writeUInt16LE(block.length - 1, 16);
+  deflated.copy(block, 18);
+  block.writeUInt32LE(crc32(data), 18 + deflated.length);
+  block.writeUInt32LE(data.length, 22 + deflated.length);
+  return block;
+}
