@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../platform/config.ts';
-import { TOPICS, topicName } from '../platform/catalogue.ts';
+import { TOPICS, entry, topicName } from '../platform/catalogue.ts';
 import { createClickHouse, queryRows } from '../platform/clickhouse/client.ts';
 import { DependencyError } from '../platform/errors.ts';
 import { createKafka } from '../platform/kafka/kafkajs.ts';
@@ -15,16 +15,27 @@ import { createSerde } from '../platform/serde.ts';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../platform/log.ts';
 import { sleep } from '../platform/retry.ts';
+import { readFile } from 'node:fs/promises';
 import { publishEventsFile } from '../connectors/events-file/runner.ts';
+import { publishVcf } from '../connectors/vcf/runner.ts';
+import { parseSampleMap } from '../connectors/vcf/samples.ts';
+import { Lifecycle } from '../platform/lifecycle.ts';
 import { SINK_STAGE, startVariantSink } from '../services/variant-sink/runner.ts';
+import { PROCESSOR_STAGE, startPgxProcessor } from '../services/pgx-processor/runner.ts';
+import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
+import type { Card } from '../services/point-of-care/cds.ts';
+import { cdsOrderSign, startServe, startViewsSink } from './serve.ts';
 import { setup } from './setup.ts';
 import * as stack from '../infra/stack/index.ts';
 import { stackOptions } from './stack.ts';
 
 const DEMO_DIR = fileURLToPath(new URL('../demo/', import.meta.url));
 
-/** Total lag of a consumer group on a topic: records written but not yet committed by the group. */
-export async function groupLag(kafka: KafkaPort, groupId: string, topic: string): Promise<bigint> {
+/**
+ * Total lag of a consumer group on a topic: records written but not yet committed by the group. On a
+ * transactional topic the last offset of a partition is a commit marker a reader never receives.
+ */
+export async function groupLag(kafka: KafkaPort, groupId: string, topic: string, transactional = false): Promise<bigint> {
   const admin = await kafka.admin();
   try {
     const [high, committed] = await Promise.all([admin.topicOffsets(topic), admin.groupOffsets(groupId, topic)]);
@@ -32,19 +43,20 @@ export async function groupLag(kafka: KafkaPort, groupId: string, topic: string)
     return high.reduce((lag, p) => {
       const at = done.get(p.partition) ?? -1n;
       const from = at < 0n ? BigInt(p.low) : at;
-      return lag + (BigInt(p.high) - from);
+      const end = transactional && BigInt(p.high) > BigInt(p.low) ? BigInt(p.high) - 1n : BigInt(p.high);
+      return lag + (end > from ? end - from : 0n);
     }, 0n);
   } finally {
     await admin.close();
   }
 }
 
-export async function waitForLag(kafka: KafkaPort, groupId: string, topic: string, timeoutMs: number): Promise<void> {
+export async function waitForLag(kafka: KafkaPort, groupId: string, topic: string, timeoutMs: number, transactional = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const lag = await groupLag(kafka, groupId, topic);
+    const lag = await groupLag(kafka, groupId, topic, transactional);
     if (lag === 0n) return;
-    if (Date.now() > deadline) throw new DependencyError(SINK_STAGE, `still ${lag} records behind after ${timeoutMs / 1000} s`, { retriable: false });
+    if (Date.now() > deadline) throw new DependencyError(groupId, `still ${lag} records of ${topic} behind after ${timeoutMs / 1000} s`, { retriable: false });
     await sleep(100);
   }
 }
@@ -79,24 +91,40 @@ function table(rows: Record<string, unknown>[]): string {
 
 const ANALYST_QUERIES: { title: string; sql: string }[] = [
   {
-    title: 'Genotype calls per gene and zygosity (current, deduplicated)',
+    title: 'PGx profiles that are not plain reference (pgx_profiles: current per patient and gene)',
+    sql: `SELECT patient_id, gene, status, source, arrayStringConcat(diplotypes, ' | ') AS diplotypes, phenotype, activity_score
+FROM pgx_profiles
+WHERE NOT (status = 'CALLED' AND phenotype IN ('Normal Metabolizer', 'Normal Function', 'Normal'))
+ORDER BY patient_id, gene`,
+  },
+  {
+    title: 'Active PGx alerts (pgx_alerts_active)',
+    sql: `SELECT patient_id, drug, classification, ifNull(population, '') AS population, mapStringsJoin AS phenotypes
+FROM (SELECT *, arrayStringConcat(arrayMap((k, v) -> concat(k, ': ', v), mapKeys(phenotypes), mapValues(phenotypes)), ', ') AS mapStringsJoin FROM pgx_alerts_active)
+ORDER BY patient_id, drug, population`,
+  },
+  {
+    title: 'Cohort: CYP2C19 phenotypes (pgx_cohort_counts, kept by a materialized view)',
+    sql: `SELECT phenotype, sum(patients) AS patients FROM pgx_cohort_counts
+WHERE gene = {gene:String} GROUP BY phenotype ORDER BY patients DESC`,
+  },
+  {
+    title: 'Genotype calls per gene and zygosity (variant_calls_current)',
     sql: `SELECT gene, zygosity, count() AS calls, uniqExact(patient_id) AS patients
-FROM variant_calls_current WHERE gene IS NOT NULL
+FROM variant_calls_current WHERE gene IS NOT NULL AND zygosity != 'hom_ref'
 GROUP BY gene, zygosity ORDER BY gene, zygosity`,
   },
-  {
-    title: 'Patients carrying CYP2C19 rs4244285 (*2), with lineage',
-    sql: `SELECT patient_id, gt, zygosity, depth, lab, source_id, pipeline_version
-FROM variant_calls_current
-WHERE gene = {gene:String} AND variant_id = {rsid:String} AND has(gt, 1)
-ORDER BY patient_id`,
-  },
-  {
-    title: 'Positions not tested (missing genotype) — "not tested" is not "reference"',
-    sql: `SELECT patient_id, gene, variant_id, gt, zygosity FROM variant_calls_current
-WHERE zygosity IN ('no_call', 'partial') ORDER BY patient_id`,
-  },
 ];
+
+/** The groups the demo waits for, and what each reads. */
+function pipeline(config: Config): { group: string; topics: string[] }[] {
+  const g = (stage: string): string => `${config.topicPrefix}backbone.${stage}`;
+  return [
+    { group: g(SINK_STAGE), topics: [TOPICS.genotypeCalls] },
+    { group: g(PROCESSOR_STAGE), topics: [TOPICS.genotypeCalls, TOPICS.outsideCalls] },
+    { group: g(VIEWS_STAGE), topics: [TOPICS.profiles, TOPICS.alerts] },
+  ];
+}
 
 export async function demoCommand(config: Config): Promise<number> {
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, name: 'demo' });
@@ -111,36 +139,82 @@ export async function demoCommand(config: Config): Promise<number> {
   const report = await setup(config, kafka);
   say(`  ${report.subjects.length} schemas registered; ${report.createdTopics.length} topics created; migrations: ${report.migrations.join(', ') || 'up to date'}`);
 
-  say('▶ starting the variant sink (Kafka → ClickHouse, offsets committed after each insert)');
-  const sink = await startVariantSink(config, log);
+  say('▶ starting the services: variant sink, PGx processor, views sink, point of care (read API, CDS Hooks, page)');
+  const life = new Lifecycle(log);
   try {
-    for (const [file, kind] of [['genotype-calls.jsonl', 'genotype-calls'], ['outside-calls.jsonl', 'outside-calls']] as const) {
-      const s = await publishEventsFile(config, log, kafka, `${DEMO_DIR}${file}`, kind, { lab: 'Genomics Core Lab' });
-      say(`▶ published demo/${file}: ${s.events} events, ${s.deadLettered} dead-lettered (invalid lines)`);
-    }
-    const group = `${config.topicPrefix}backbone.${SINK_STAGE}`;
-    await waitForLag(kafka, group, topicName(TOPICS.genotypeCalls, config.topicPrefix), 60_000);
-    say(`▶ sink caught up: ${sink.stats.records} events read, ${sink.stats.rows} rows written, ${sink.stats.deadLettered} dead-lettered this run`);
-  } finally {
-    await sink.stop();
-  }
+    const sink = life.add('variant sink', await startVariantSink(config, log), (s) => s.stop());
+    life.add('pgx processor', await startPgxProcessor(config, log), (p) => p.stop());
+    life.add('views sink', await startViewsSink(config, log), (s) => s.stop());
+    const serve = life.add('point of care', await startServe(config, log, { devIssuer: true }), (s) => s.stop());
 
-  const clickhouse = createClickHouse(config);
-  try {
-    for (const q of ANALYST_QUERIES) {
-      say(`\n── ${q.title}\n  ${q.sql.replaceAll('\n', '\n  ')}\n`);
-      say(table(await queryRows<Record<string, unknown>>(clickhouse, q.sql, { gene: 'CYP2C19', rsid: 'rs4244285' })));
+    const vcf = `${DEMO_DIR}pgx-panel.vcf`;
+    const mapping = parseSampleMap(await readFile(`${DEMO_DIR}samples.tsv`, 'utf8'), 'demo/samples.tsv');
+    const summary = await publishVcf({ config, log, kafka }, vcf, { mapping, lab: 'Genomics Core Lab' });
+    say(`▶ published demo/pgx-panel.vcf (${summary.assembly}, ${summary.samples} samples → pseudonymous patients): ${summary.records} records, ${summary.events} events, ${summary.calls} calls, ${summary.deadLettered} dead-lettered`);
+    const outsideCalls = await publishEventsFile(config, log, kafka, `${DEMO_DIR}outside-calls.jsonl`, 'outside-calls', { lab: 'Genomics Core Lab' });
+    say(`▶ published demo/outside-calls.jsonl (lab-reported CYP2D6 and HLA-B results): ${outsideCalls.events} events`);
+
+    for (const { group, topics } of pipeline(config)) {
+      for (const topic of topics) await waitForLag(kafka, group, topicName(topic, config.topicPrefix), 120_000, entry(topic).transactional);
+    }
+    say(`▶ pipeline caught up: variant sink wrote ${sink.stats.rows} rows; profiles and alerts computed and in the views`);
+
+    const clickhouse = createClickHouse(config);
+    try {
+      for (const q of ANALYST_QUERIES) {
+        say(`\n── ${q.title}\n  ${q.sql.replaceAll('\n', '\n  ')}\n`);
+        say(table(await queryRows<Record<string, unknown>>(clickhouse, q.sql, { gene: 'CYP2C19' })));
+      }
+    } finally {
+      await clickhouse.close();
+    }
+
+    const dlq = topicName(TOPICS.deadLetter, config.topicPrefix);
+    say(`\n── Dead letters of this run (topic ${dlq})\n`);
+    for (const d of await deadLettersSince(kafka, config, demoStarted)) {
+      say(`  ${d.stage.padEnd(13)} ${d.sourceRef ?? `${d.sourceTopic}[${d.sourcePartition}]@${d.sourceOffset}`}\n                ${d.reason}`);
+    }
+
+    // The point of care: a prescriber signs a clopidogrel order for PT-0002 (CYP2C19 *2/*2).
+    const cdsToken = serve.cdsToken === undefined ? '' : await serve.cdsToken();
+    const cards = await waitForCards(serve.url, cdsToken, serve.cdsToken);
+    say(`\n── CDS Hooks order-sign: clopidogrel (RxNorm 32968) for PT-0002 → ${cards.length} card(s)\n`);
+    for (const card of cards) say(formatCard(card));
+
+    const token = serve.userToken === undefined ? '' : await serve.userToken(['clinician']);
+    say(`\nPage: ${serve.url}/?patient=PT-0002 (clinician token, dev issuer, valid 12 h):\n  ${token}`);
+    say(`Read API: curl -H 'authorization: Bearer <token>' ${serve.url}/api/patients/PT-0002/profile`);
+    say(`Analyst SQL: curl '${config.clickhouseUrl}/?database=${config.clickhouseDatabase}' --data-binary 'SELECT * FROM pgx_alerts_active'`);
+    say('Re-running the demo re-sends the same files: deterministic ids, so no count and no alert changes.');
+    if (process.stdout.isTTY) {
+      say('\nServing until Ctrl-C (the stack keeps running; stop it with: npm run stack -- down)');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    } else {
+      say('Stop the stack with: npm run stack -- down');
     }
   } finally {
-    await clickhouse.close();
+    await life.stop();
   }
-  const dlq = topicName(TOPICS.deadLetter, config.topicPrefix);
-  say(`\n── Dead letters of this run (topic ${dlq})\n`);
-  for (const d of await deadLettersSince(kafka, config, demoStarted)) {
-    say(`  ${d.stage.padEnd(13)} ${d.sourceRef ?? `${d.sourceTopic}[${d.sourcePartition}]@${d.sourceOffset}`}\n                ${d.reason}`);
-  }
-  say('\nRe-running the demo re-sends the same files and changes no counts (deterministic event ids).');
-  say(`Query it yourself: curl '${config.clickhouseUrl}/?database=${config.clickhouseDatabase}' --data-binary 'SELECT count() FROM variant_calls_current'`);
-  say("Stop the stack with: npm run stack -- down");
   return 0;
+}
+
+/** The card appears once the alert has reached the point-of-care state; wait for it, briefly. */
+async function waitForCards(url: string, firstToken: string, nextToken: (() => Promise<string>) | undefined): Promise<Card[]> {
+  const deadline = Date.now() + 30_000;
+  let token = firstToken;
+  for (;;) {
+    const cards = await cdsOrderSign(url, token, 'PT-0002', [{ rxnorm: '32968', display: 'clopidogrel 75 MG Oral Tablet' }]);
+    if (cards.length > 0 || Date.now() > deadline || nextToken === undefined) return cards;
+    await sleep(200);
+    token = await nextToken(); // tokens are single-use (jti)
+  }
+}
+
+function formatCard(card: Card): string {
+  const lines = [`  [${card.indicator.toUpperCase()}] ${card.summary}`];
+  if (card.detail !== undefined) lines.push(...card.detail.split('\n').map((l) => `    ${l}`));
+  for (const link of card.links ?? []) lines.push(`    ↗ ${link.label}: ${link.url}`);
+  for (const s of card.suggestions ?? []) lines.push(`    ✎ suggestion: ${s.label}`);
+  lines.push(`    source: ${card.source.label}${card.source.url === undefined ? '' : ` (${card.source.url})`}`);
+  return lines.join('\n');
 }

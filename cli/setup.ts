@@ -7,7 +7,10 @@ import type { Config } from '../platform/config.ts';
 import { catalogue, topicName, valueSubject } from '../platform/catalogue.ts';
 import type { KafkaPort } from '../platform/kafka/port.ts';
 import { createRegistryClient, registerBackward } from '../platform/registry.ts';
+import { migrateComponent } from '../platform/clickhouse/sink.ts';
 import { migrateVariantSink } from '../services/variant-sink/runner.ts';
+import { migrateViews } from '../services/views-sink/runner.ts';
+import { POC_MIGRATIONS_DIR, POC_STAGE } from '../services/point-of-care/runner.ts';
 
 export interface SetupReport {
   createdTopics: string[];
@@ -37,6 +40,10 @@ export async function setup(config: Config, kafka: KafkaPort): Promise<SetupRepo
     const subject = valueSubject(topicName(e.name, config.topicPrefix));
     subjects.push({ subject, id: await registerBackward(registry, subject, e.schema) });
   }
-  const migrations = await migrateVariantSink(config);
+  const migrations = [
+    ...(await migrateVariantSink(config)),
+    ...(await migrateViews(config)),
+    ...(await migrateComponent(config, POC_STAGE, POC_MIGRATIONS_DIR)),
+  ];
   return { createdTopics, subjects, migrations };
 }

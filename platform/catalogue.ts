@@ -23,6 +23,11 @@ export interface TopicSpec {
   cleanupPolicy: CleanupPolicy;
   /** -1 keeps records forever. */
   retentionMs: number;
+  /**
+   * Written only in Kafka transactions: every write ends with a commit marker, which takes an offset
+   * but is never delivered, so a reader that is done has committed one short of the end.
+   */
+  transactional: boolean;
 }
 
 export interface AvroRecordSchema {
@@ -64,7 +69,8 @@ function validateSpec(raw: unknown, index: number): TopicSpec {
     return typeof v === 'string' && v !== '' ? v : fail(`topics[${index}].${k} must be a non-empty string`);
   };
   const int = (k: string): number => (Number.isInteger(t[k]) ? (t[k] as number) : fail(`topics[${index}].${k} must be an integer`));
-  const allowed = new Set(['name', 'doc', 'key', 'keyDoc', 'valueSchema', 'partitions', 'cleanupPolicy', 'retentionMs']);
+  const allowed = new Set(['name', 'doc', 'key', 'keyDoc', 'valueSchema', 'partitions', 'cleanupPolicy', 'retentionMs', 'transactional']);
+  if (t.transactional !== undefined && typeof t.transactional !== 'boolean') fail(`topics[${index}].transactional must be true or false`);
   for (const k of Object.keys(t)) if (!allowed.has(k)) fail(`topics[${index}] has unknown field '${k}'`);
   const cleanupPolicy = str('cleanupPolicy');
   if (cleanupPolicy !== 'delete' && cleanupPolicy !== 'compact') fail(`topics[${index}].cleanupPolicy must be delete or compact`);
@@ -77,6 +83,7 @@ function validateSpec(raw: unknown, index: number): TopicSpec {
     partitions: int('partitions'),
     cleanupPolicy,
     retentionMs: int('retentionMs'),
+    transactional: t.transactional === true,
   };
   if (!/^[a-z0-9.-]+$/.test(spec.name)) fail(`topics[${index}].name '${spec.name}' must be lower-case letters, digits, '.' and '-'`);
   if (spec.partitions < 1) fail(`topics[${index}].partitions must be at least 1`);

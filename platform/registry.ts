@@ -103,7 +103,7 @@ export function createRegistryClient(config: Config): RegistryClient {
       if (status !== 200 || typeof schema !== 'string') {
         throw new DependencyError('schema registry', `schema ${id} answered ${status}: ${message(json)}`);
       }
-      if (schemaType !== undefined && schemaType !== 'AVRO') throw new InvalidInputError(`schema id ${id} is ${String(schemaType)}, not Avro`);
+      if (schemaType !== undefined && schemaType !== 'AVRO') throw new InvalidInputError(`schema id ${id} is ${typeof schemaType === 'string' ? schemaType : 'of another type'}, not Avro`);
       try {
         return JSON.parse(schema) as object;
       } catch {

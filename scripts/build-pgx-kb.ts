@@ -8,6 +8,7 @@
  * version 2025-11-05; recommendation records 2024-03-25). The output is deterministic: the same
  * input always gives the same bytes, so a rebuild shows up in review only when a fact changed.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,6 +284,36 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
   });
   return [
     curated({
+      id: 'warfarin-2017-non-african-cyp2c9-decreased',
+      population: 'non-African ancestry',
+      conditions: [
+        { gene: 'CYP2C9', kind: 'phenotype', values: ['Intermediate Metabolizer', 'Poor Metabolizer'] },
+        { gene: 'VKORC1', kind: 'reported', values: [] },
+      ],
+      lookup: { CYP2C9: 'Intermediate or Poor Metabolizer', VKORC1: 'any result' },
+      classification: 'Strong',
+      recommendation:
+        'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
+      considerations:
+        'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
+      actionable: true,
+    }),
+    curated({
+      id: 'warfarin-2017-non-african-vkorc1-sensitive',
+      population: 'non-African ancestry',
+      conditions: [
+        { gene: 'CYP2C9', kind: 'reported', values: [] },
+        { gene: 'VKORC1', kind: 'carries', values: ['rs9923231 variant (T)'] },
+      ],
+      lookup: { CYP2C9: 'any result', VKORC1: 'carrier of -1639A (rs9923231 T)' },
+      classification: 'Strong',
+      recommendation:
+        'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
+      considerations:
+        'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
+      actionable: true,
+    }),
+    curated({
       id: 'warfarin-2017-non-african',
       population: 'non-African ancestry',
       conditions: [
@@ -295,7 +326,8 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
         'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
       considerations:
         'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
-      actionable: true,
+      // Genotype-guided dosing applies, but the genotype does not move the dose: no alert.
+      actionable: false,
     }),
     curated({
       id: 'warfarin-2017-non-african-cyp4f2',
@@ -304,6 +336,34 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
       lookup: { CYP4F2: `carrier of ${cyp4f2Star3.join(', ')} (rs2108622 T)` },
       classification: 'Optional',
       recommendation: 'CYP4F2*3 (rs2108622 T) carrier: increase the algorithm-calculated dose by 5-10%.',
+      actionable: true,
+    }),
+    curated({
+      id: 'warfarin-2017-african-cyp2c9-decreased',
+      population: 'African ancestry',
+      conditions: [
+        { gene: 'CYP2C9', kind: 'phenotype', values: ['Intermediate Metabolizer', 'Poor Metabolizer'] },
+        { gene: 'VKORC1', kind: 'reported', values: [] },
+      ],
+      lookup: { CYP2C9: 'Intermediate or Poor Metabolizer', VKORC1: 'any result' },
+      classification: 'Moderate',
+      recommendation:
+        'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
+      considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
+      actionable: true,
+    }),
+    curated({
+      id: 'warfarin-2017-african-vkorc1-sensitive',
+      population: 'African ancestry',
+      conditions: [
+        { gene: 'CYP2C9', kind: 'reported', values: [] },
+        { gene: 'VKORC1', kind: 'carries', values: ['rs9923231 variant (T)'] },
+      ],
+      lookup: { CYP2C9: 'any result', VKORC1: 'carrier of -1639A (rs9923231 T)' },
+      classification: 'Moderate',
+      recommendation:
+        'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
+      considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
       actionable: true,
     }),
     curated({
@@ -318,7 +378,8 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
       recommendation:
         'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
       considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
-      actionable: true,
+      // Genotype-guided dosing applies, but the genotype does not move the dose: no alert.
+      actionable: false,
     }),
     curated({
       id: 'warfarin-2017-african-cyp2c9',
@@ -345,9 +406,12 @@ export function buildKnowledgeBase(dir: string): KnowledgeBase {
   for (const drug of drugs) {
     if (drug.name === 'warfarin' && drug.recommendations.length === 0) drug.recommendations = warfarinRecords(genes);
   }
+  // The version names the data release and the content, so any change to the converted facts
+  // (converter, curated records) is a new version and the processor re-analyses everyone.
+  const content = createHash('sha256').update(JSON.stringify({ genes, drugs })).digest('hex').slice(0, 8);
   return {
     format: KB_FORMAT,
-    version: DATA_VERSION,
+    version: `${DATA_VERSION}+${content}`,
     source: SOURCE,
     licence: 'CPIC allele definitions, phenotype tables and recommendations: CC0 1.0',
     genes,

@@ -68,7 +68,11 @@ export async function publishEventsFile(
         events += pending.length;
         pending = [];
       };
-      const reader = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+      // The ids were derived from the first pass's hash; this pass hashes again what it really reads.
+      const input = createReadStream(file);
+      const reread = createHash('sha256');
+      input.on('data', (chunk) => reread.update(chunk as Buffer));
+      const reader = createInterface({ input, crlfDelay: Infinity });
       for await (const text of reader) {
         lines++;
         const result = parseLine(text, lines, kind, facts);
@@ -82,6 +86,9 @@ export async function publishEventsFile(
         if (pending.length >= BATCH) await flush();
       }
       await flush();
+      if (reread.digest('hex') !== sha256) {
+        throw new InvalidInputError(`${file}: the file changed while it was being read; re-send it once it is complete`);
+      }
     }, { kind: SpanKind.PRODUCER });
     if (events === 0 && deadLettered === 0) throw new InvalidInputError(`${file}: no events in the file (only blank or comment lines)`);
     await announce(producer, serde, config, {

@@ -250,11 +250,6 @@ export class VcfParser {
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.totalBytes += chunk.length;
-    let data = chunk;
-    if (this.carry !== undefined) {
-      data = Buffer.concat([this.carry, chunk]);
-      this.carry = undefined;
-    }
     if (!this.signatureChecked) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, 64)]);
       if (this.head.length >= 32) {
@@ -263,15 +258,28 @@ export class VcfParser {
       }
     }
     let p = 0;
-    for (;;) {
-      const nl = data.indexOf(10, p);
-      if (nl < 0) break;
-      this.line(data, p, nl > p && data[nl - 1] === 13 ? nl - 1 : nl);
+    if (this.carry !== undefined) {
+      // Only the line that spans the chunks is copied; the rest is scanned in place.
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.carry = Buffer.concat([this.carry, chunk]);
+        if (this.carry.length > MAX_LINE_BYTES) throw new InvalidInputError(`line ${this.lineNo + 1} is longer than ${MAX_LINE_BYTES / 1048576} MB: not a VCF line`);
+        return;
+      }
+      const joined = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
+      this.carry = undefined;
+      this.line(joined, 0, joined.length > 0 && joined[joined.length - 1] === 13 ? joined.length - 1 : joined.length);
       p = nl + 1;
     }
-    if (p < data.length) {
-      if (data.length - p > MAX_LINE_BYTES) throw new InvalidInputError(`line ${this.lineNo + 1} is longer than ${MAX_LINE_BYTES / 1048576} MB: not a VCF line`);
-      this.carry = Buffer.from(data.subarray(p));
+    for (;;) {
+      const nl = chunk.indexOf(10, p);
+      if (nl < 0) break;
+      this.line(chunk, p, nl > p && chunk[nl - 1] === 13 ? nl - 1 : nl);
+      p = nl + 1;
+    }
+    if (p < chunk.length) {
+      if (chunk.length - p > MAX_LINE_BYTES) throw new InvalidInputError(`line ${this.lineNo + 1} is longer than ${MAX_LINE_BYTES / 1048576} MB: not a VCF line`);
+      this.carry = Buffer.from(chunk.subarray(p));
     }
   }
 

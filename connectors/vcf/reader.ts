@@ -19,7 +19,7 @@ export interface FileInspection {
   compression: Compression;
 }
 
-const READ_CHUNK = 4 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 /** Whether a gzip member header is BGZF: FEXTRA with a 'BC' subfield of length 2. */
 function isBgzfHeader(h: Buffer): boolean {

@@ -41,7 +41,7 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
       out.rejectedLines.push(lineNo);
       continue;
     }
-    const chrom = normaliseChrom(v.CHROM);
+    const chrom = normaliseChrom(v.CHROM ?? '');
     if (chrom === undefined) continue;
     const alts = v.ALT ?? [];
     const columns = line.split('\t');
@@ -57,7 +57,8 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     let bad = false;
     header.samples.forEach((name, column) => {
       const s = samples[name] ?? {};
-      const gtText = String((s.GT as unknown[] | undefined)?.[0] ?? '.');
+      const gt0 = (s.GT as unknown[] | undefined)?.[0];
+      const gtText = typeof gt0 === 'string' ? gt0 : '.';
       const body = gtText.replace(/^[|/]/, '');
       const alleles = body.split(/[|/]/).map((a) => (a === '.' ? null : Number(a)));
       if (alleles.some((a) => a !== null && (!Number.isInteger(a) || a > alts.length))) bad = true;
@@ -72,7 +73,7 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
         call: {
           chrom,
           pos: v.POS,
-          ref: v.REF,
+          ref: v.REF ?? '',
           alts,
           gt: alleles,
           phased: alleles.length > 1 ? !body.includes('/') : gtText.startsWith('|'),

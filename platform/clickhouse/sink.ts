@@ -226,6 +226,8 @@ export async function startClickHouseSink<E, R extends object>(
     });
     failed.catch(() => {}); // observed by callers that care
     consumer.onFatal((error) => fail(error));
+    // Registered before it starts, so a failed start still stops it.
+    life.add('consumer', consumer, (c) => c.stop());
     await consumer.start(async (records, context) => {
       // One span per batch, linked to the producer's trace through the first record's headers.
       const parent = records[0] === undefined ? undefined : extractTraceContext(records[0].headers);
@@ -240,7 +242,6 @@ export async function startClickHouseSink<E, R extends object>(
       stats.rows += outcome.rows;
       stats.deadLettered += outcome.deadLettered;
     });
-    life.add('consumer', consumer, (c) => c.stop());
     log.info({ group: groupId }, `${spec.stage} running`);
     return { stats, stop: () => life.stop(), failed };
   } catch (error) {

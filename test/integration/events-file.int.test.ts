@@ -9,7 +9,7 @@ import { inMemoryTracing } from '../support/tracing.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { collect } from '../support/kafka.ts';
 
-const DEMO = fileURLToPath(new URL('../../demo/genotype-calls.jsonl', import.meta.url));
+const DEMO = fileURLToPath(new URL('../fixtures/events-file/genotype-calls.jsonl', import.meta.url));
 
 describe('events-file connector on the real stack', () => {
   let env: TestEnv;

@@ -4,7 +4,7 @@ import { deterministicEventId, parseLine, type LineResult } from '../../connecto
 import type { GenotypeCallSet, PgxOutsideCall } from '../../platform/events.ts';
 
 const facts = { sha256: 'a'.repeat(64), sourceId: 'sha256:aaaa', ingestedAt: 1_763_800_000_000, pipelineVersion: '0.1.0' };
-const demo = (name: string): string[] => readFileSync(new URL(`../../demo/${name}`, import.meta.url), 'utf8').split('\n');
+const demo = (name: string): string[] => readFileSync(new URL(`../fixtures/events-file/${name}`, import.meta.url), 'utf8').split('\n');
 
 function parseAll(lines: string[], kind: 'genotype-calls' | 'outside-calls'): LineResult[] {
   return lines.map((text, i) => parseLine(text, i + 1, kind, facts)).filter((r): r is LineResult => r !== undefined);

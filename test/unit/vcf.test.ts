@@ -55,13 +55,6 @@ function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number
   return { parser, bodies, rejected, events: bodies.map((b) => type.fromBuffer(b) as GenotypeCallSet) };
 }
 
-/** Calls keyed by sample column (via sampleId order) and position, for comparisons. */
-function callsOf(events: GenotypeCallSet[]): Map<string, GenotypeCall[]> {
-  const bySample = new Map<string, GenotypeCall[]>();
-  for (const e of events) bySample.set(e.sampleId, [...(bySample.get(e.sampleId) ?? []), ...e.calls]);
-  return bySample;
-}
-
 function findCall(events: GenotypeCallSet[], patientId: string, chrom: string, pos: number): GenotypeCall | undefined {
   return events.filter((e) => e.patientId === patientId).flatMap((e) => e.calls).find((c) => c.chrom === chrom && c.pos === pos);
 }

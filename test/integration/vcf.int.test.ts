@@ -1,0 +1,129 @@
+import { copyFile, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOPICS, topicName } from '../../platform/catalogue.ts';
+import { DLQ_HEADERS } from '../../platform/dead-letter.ts';
+import type { DeadLetter, GenotypeCallSet, SourceDocumentReceived } from '../../platform/events.ts';
+import { createSerde } from '../../platform/serde.ts';
+import { publishVcf } from '../../connectors/vcf/runner.ts';
+import { parseSampleMap } from '../../connectors/vcf/samples.ts';
+import { startUploadServer } from '../../connectors/vcf/serve.ts';
+import { scanDropFolder, type Seen } from '../../connectors/vcf/watch.ts';
+import { isolatedEnv, type TestEnv } from '../support/env.ts';
+import { collect } from '../support/kafka.ts';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
+const TOKEN = 'upload-token-for-the-integration-test-0123456789';
+
+describe('VCF connector on the real stack', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await isolatedEnv('vcf', {
+      BACKBONE_VCF_PSEUDONYM_KEY: 'integration-key',
+      BACKBONE_VCF_UPLOAD_TOKENS: `lab-nord=${TOKEN}`,
+      BACKBONE_VCF_UPLOAD_MAX_BYTES: '3000',
+    });
+  });
+  afterAll(async () => env.close());
+
+  const decodeAll = async (topic: string, count: number): Promise<{ key: string; value: GenotypeCallSet }[]> => {
+    const serde = createSerde(env.config);
+    const records = await collect(env.kafka, topicName(topic, env.config.topicPrefix), count);
+    return Promise.all(records.map(async (r) => ({ key: r.key?.toString() ?? '', value: await serde.decode<GenotypeCallSet>(topic, r.value) })));
+  };
+
+  it('publishes a multi-sample VCF as decoded genotype events, dead-letters bad records, announces the file; a re-send repeats the ids', async () => {
+    const mapping = parseSampleMap(await readFile(path.join(FIXTURES, 'samples.tsv'), 'utf8'));
+    const file = path.join(FIXTURES, 'multisample-grch38.vcf');
+    const summary = await publishVcf({ config: env.config, log: env.log, kafka: env.kafka }, file, { mapping, lab: 'Lab Nord' });
+    expect(summary).toMatchObject({ assembly: 'GRCh38', samples: 4, deadLettered: 5, unmappedSamples: ['HG00096'], skippedContigRecords: 1 });
+    expect(summary.events).toBeGreaterThan(0);
+
+    const events = await decodeAll(TOPICS.genotypeCalls, summary.events);
+    expect(events).toHaveLength(summary.events);
+    for (const { key, value } of events) {
+      expect(key).toBe(value.patientId);
+      expect(value.lineage).toMatchObject({ sourceSha256: summary.sha256, connector: 'vcf', lab: 'Lab Nord' });
+      expect(value.assembly).toBe('GRCh38');
+    }
+    expect(events.reduce((n, e) => n + e.value.calls.length, 0)).toBe(summary.calls);
+    const cyp2c19 = events.filter((e) => e.value.patientId === 'PT-000101').flatMap((e) => e.value.calls).find((c) => c.pos === 94781859);
+    expect(cyp2c19).toMatchObject({ chrom: '10', ref: 'G', alts: ['A'], gt: [1, 0], phased: true, phaseSet: 94761900, variantId: 'rs4244285' });
+
+    const serde = createSerde(env.config);
+    const dead = await collect(env.kafka, topicName(TOPICS.deadLetter, env.config.topicPrefix), 5);
+    const reasons = dead.map((d) => d.headers[DLQ_HEADERS.reason]?.toString() ?? '').sort();
+    expect(reasons.map((r) => /line (\d+)/.exec(r)?.[1])).toEqual(['37', '38', '44', '45', '46']);
+    const letter = await serde.decode<DeadLetter>(TOPICS.deadLetter, dead[0]?.value ?? null);
+    expect(letter.sourceRef).toMatch(new RegExp(`^sha256:${summary.sha256}#line=\\d+$`));
+    expect(letter.originalValue?.toString()).toMatch(/^chr/);
+
+    const [doc] = await collect(env.kafka, topicName(TOPICS.sourceDocuments, env.config.topicPrefix), 1);
+    const announced = await serde.decode<SourceDocumentReceived>(TOPICS.sourceDocuments, doc?.value ?? null);
+    expect(announced).toMatchObject({ sourceKind: 'VCF', sha256: summary.sha256, eventCount: summary.events, deadLettered: 5, fileName: 'multisample-grch38.vcf' });
+
+    await publishVcf({ config: env.config, log: env.log, kafka: env.kafka }, file, { mapping });
+    const twice = await decodeAll(TOPICS.genotypeCalls, 2 * summary.events);
+    expect(twice).toHaveLength(2 * summary.events);
+    expect(new Set(twice.map((e) => e.value.eventId)).size).toBe(summary.events);
+  });
+
+  it('accepts uploads over HTTP from an authenticated publisher only, within the size limit', async () => {
+    const producer = await env.kafka.producer();
+    const server = await startUploadServer({ config: env.config, log: env.log, producer }, { kind: 'keyed-hash', key: 'integration-key' }, { port: 0 });
+    try {
+      const body = await readFile(path.join(FIXTURES, 'grch37-v41.vcf.gz'));
+      const post = (headers: Record<string, string>, payload: Buffer = body): Promise<Response> =>
+        fetch(`${server.url}/vcf?lab=Lab%20Sud`, { method: 'POST', headers, body: payload });
+      expect((await post({ 'content-type': 'application/gzip' })).status).toBe(401);
+      const wrong = await post({ 'content-type': 'application/gzip', authorization: `Bearer ${TOKEN.replace('0', 'X')}` });
+      expect(wrong.status).toBe(401);
+      expect(((await wrong.json()) as { reason: string }).reason).toBe('unknown bearer token');
+      const json = await post({ 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
+      expect(json.status).toBe(415);
+      const big = await post({ 'content-type': 'text/x-vcf', authorization: `Bearer ${TOKEN}` }, await readFile(path.join(FIXTURES, 'multisample-grch38.vcf')));
+      expect(big.status).toBe(413);
+      const notVcf = await post({ 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` }, await readFile(path.join(FIXTURES, 'not-a-vcf.txt')));
+      expect(notVcf.status).toBe(422);
+      expect(((await notVcf.json()) as { reason: string }).reason).toMatch(/not a VCF/);
+
+      const ok = await post({ 'content-type': 'application/gzip', authorization: `Bearer ${TOKEN}` });
+      expect(ok.status).toBe(200);
+      const result = (await ok.json()) as { sha256: string; events: number; assembly: string; calls: number };
+      expect(result).toMatchObject({ assembly: 'GRCh37', calls: 5 });
+      const docs = await collect(env.kafka, topicName(TOPICS.sourceDocuments, env.config.topicPrefix), 2);
+      const serde = createSerde(env.config);
+      const announced = await Promise.all(docs.map((d) => serde.decode<SourceDocumentReceived>(TOPICS.sourceDocuments, d.value)));
+      expect(announced.find((a) => a.sha256 === result.sha256)).toMatchObject({ submittedBy: 'lab-nord', lab: 'Lab Sud', fileName: null, mediaType: 'application/gzip' });
+    } finally {
+      await server.close();
+      await producer.close();
+    }
+  });
+
+  it('publishes settled files from a drop folder and moves them to done/ or failed/ with a reason', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'vcf-drop-'));
+    await copyFile(path.join(FIXTURES, 'v43-crlf.vcf'), path.join(dir, 'run-42.vcf'));
+    await copyFile(path.join(FIXTURES, 'truncated.vcf.gz'), path.join(dir, 'run-43.vcf.gz'));
+    await copyFile(path.join(FIXTURES, 'samples.tsv'), path.join(dir, 'notes.tsv'));
+    const producer = await env.kafka.producer();
+    try {
+      const deps = { config: env.config, log: env.log, producer };
+      const seen: Seen = new Map();
+      const options = { mapping: { kind: 'keyed-hash' as const, key: 'integration-key' } };
+      expect(await scanDropFolder(deps, dir, options, seen, 60_000, 1_000)).toEqual([]); // not settled yet
+      const outcomes = await scanDropFolder(deps, dir, options, seen, 60_000, 70_000);
+      expect(outcomes.map((o) => [o.file, o.status])).toEqual([
+        ['run-42.vcf', 'done'],
+        ['run-43.vcf.gz', 'failed'],
+      ]);
+      expect(await readdir(dir)).toEqual(expect.arrayContaining(['notes.tsv', 'done', 'failed']));
+      expect(await readdir(path.join(dir, 'done'))).toEqual(['run-42.vcf', 'run-42.vcf.summary.txt']);
+      expect(await readFile(path.join(dir, 'failed', 'run-43.vcf.gz.reason.txt'), 'utf8')).toMatch(/^truncated bgzip file/);
+    } finally {
+      await producer.close();
+    }
+  });
+});
