@@ -19,13 +19,13 @@ import type { GenotypeCallSet } from '../platform/events.ts';
 import { createKafka } from '../platform/kafka/kafkajs.ts';
 import type { OutgoingRecord } from '../platform/kafka/port.ts';
 import { createLogger } from '../platform/log.ts';
-import { sleep } from '../platform/retry.ts';
 import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import { waitForLag } from '../cli/demo.ts';
 import { SINK_STAGE } from '../services/variant-sink/runner.ts';
 import * as stack from '../infra/stack/index.ts';
+import { publishAtRate, summary } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 
@@ -57,11 +57,6 @@ function event(n: number, runId: string): GenotypeCallSet {
     ],
     lineage: { sourceId: `bench/${runId}`, sourceSha256: 'b'.repeat(64), lab: 'Bench Lab', ingestedAt: Date.now(), connector: 'bench', pipelineVersion: '0.1.0' },
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 function rssOfPid(pid: number): number | undefined {
@@ -136,59 +131,18 @@ export async function benchCommand(args: string[], baseConfig: Config): Promise<
 
   // 2. Freshness at a fixed rate. Every 50th event is watched from outside by polling ClickHouse.
   const clickhouse = createClickHouse(config);
-  const total = rate * seconds;
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  let producing = true;
-  const poller = (async () => {
-    while (producing || sentAt.size > 0) {
-      const ids = [...sentAt.keys()];
-      if (ids.length > 0) {
-        const seen = await queryRows<{ event_id: string }>(clickhouse, 'SELECT event_id FROM variant_calls WHERE event_id IN {ids:Array(String)}', { ids });
-        const now = performance.now();
-        for (const { event_id } of seen) {
-          const t = sentAt.get(event_id);
-          if (t !== undefined) {
-            latencies.push(now - t);
-            sentAt.delete(event_id);
-          }
-        }
-      }
-      await sleep(10);
-    }
-  })();
-  const tickMs = 10;
-  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
-  const begin = performance.now();
-  const sends: Promise<void>[] = [];
-  for (let n = 0, tick = 0; n < total; tick++) {
-    const due = begin + tick * tickMs;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const batch: OutgoingRecord[] = [];
-    const watched: string[] = [];
-    for (let i = 0; i < perTick && n < total; i++, n++) {
+  const { latencies, achieved } = await publishAtRate({
+    rate,
+    seconds,
+    make: async (n) => {
       const e = event(n, `${runId}-f`);
-      batch.push({ key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) });
-      if (n % 50 === 0) watched.push(e.eventId);
-    }
-    const t = performance.now();
-    sends.push(
-      producer.send(topic, batch).then(() => {
-        for (const id of watched) sentAt.set(id, t);
-      }),
-    );
-  }
-  await Promise.all(sends);
-  const achieved = total / ((performance.now() - begin) / 1000);
+      return { record: { key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) }, ...(n % 50 === 0 ? { watch: e.eventId } : {}) };
+    },
+    send: (records) => producer.send(topic, records),
+    visible: async (ids) =>
+      (await queryRows<{ event_id: string }>(clickhouse, 'SELECT event_id FROM variant_calls WHERE event_id IN {ids:Array(String)}', { ids })).map((r) => r.event_id),
+  });
   await waitForLag(kafka, group, topic, 120_000);
-  producing = false;
-  const pollDeadline = Date.now() + 30_000;
-  while (sentAt.size > 0 && Date.now() < pollDeadline) await sleep(50);
-  producing = false;
-  sentAt.clear();
-  await poller;
-  latencies.sort((a, b) => a - b);
   const [server] = await queryRows<{ p50: number; p99: number; max: number; rows: string }>(
     clickhouse,
     `SELECT quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, max(d) AS max, count() AS rows
@@ -196,7 +150,7 @@ export async function benchCommand(args: string[], baseConfig: Config): Promise<
     { p: `${runId}-f-%` },
   );
   console.log(`freshness at ${rate} events/s for ${seconds} s (achieved ${Math.round(achieved)} events/s, sink batches ≤ ${config.sinkBatchSize} rows / ${config.sinkBatchMaxMs} ms):`);
-  console.log(`  publish-acked → visible to a polling reader (${latencies.length} sampled events): p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms`);
+  console.log(`  publish-acked → visible to a polling reader (${latencies.length} sampled events): ${summary(latencies)}`);
   console.log(`  record timestamp → server insert time (all ${server?.rows ?? 0} rows): p50 ${server?.p50 ?? '?'} ms, p99 ${server?.p99 ?? '?'} ms, max ${server?.max ?? '?'} ms`);
 
   // 3. Memory.

@@ -28,6 +28,7 @@ import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import { waitForLag } from '../cli/demo.ts';
+import { percentile, publishAtRate, summary } from './support.ts';
 import * as stack from '../infra/stack/index.ts';
 import { cdsRequest } from '../services/point-of-care/client.ts';
 import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
@@ -63,10 +64,6 @@ const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 const CLOPIDOGREL = { rxnorm: '32968', display: 'clopidogrel 75 MG Oral Tablet' };
 const PHENOTYPES = [['*1/*1', 'Normal Metabolizer'], ['*1/*2', 'Intermediate Metabolizer'], ['*2/*2', 'Poor Metabolizer'], ['*1/*17', 'Rapid Metabolizer']] as const;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
@@ -219,60 +216,21 @@ const group = sinkGroupId(config, VIEWS_STAGE);
 await waitForLag(kafka, group, profilesTopic, 300_000);
 await waitForLag(kafka, group, alertsTopic, 300_000);
 const clickhouse = createClickHouse(config);
-const total = rate * freshSeconds;
-const sentAt = new Map<string, number>();
-const latencies: number[] = [];
-let producing = true;
-const poller = (async () => {
-  while (producing || sentAt.size > 0) {
-    const ids = [...sentAt.keys()];
-    if (ids.length > 0) {
-      const seen = await queryRows<{ profile_id: string }>(clickhouse, 'SELECT profile_id FROM pgx_profile_versions WHERE profile_id IN {ids:Array(String)}', { ids });
-      const now = performance.now();
-      for (const { profile_id } of seen) {
-        const at = sentAt.get(profile_id);
-        if (at !== undefined) {
-          latencies.push(now - at);
-          sentAt.delete(profile_id);
-        }
-      }
-    }
-    await sleep(10);
-  }
-})();
-const tickMs = 10;
-const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
-const begin = performance.now();
-const sends: Promise<void>[] = [];
 const freshStart = Date.now();
-for (let n = 0, tick = 0; n < total; tick++) {
-  const wait = begin + tick * tickMs - performance.now();
-  if (wait > 0) await sleep(wait);
-  const batch: OutgoingRecord[] = [];
-  const watched: string[] = [];
-  for (let i = 0; i < perTick && n < total; i++, n++) {
+const { latencies, achieved } = await publishAtRate({
+  rate,
+  seconds: freshSeconds,
+  make: async (n) => {
     const id = `PT-F${String(n % 20_000).padStart(6, '0')}`;
     const profile = profileEvent(id, 'CYP2C19', { diplotype: '*1/*2', phenotype: 'Intermediate Metabolizer' }, { sourceId: `bench/${runId}/${n}` });
     profile.profileId = `${runId}-${n}`;
-    batch.push({ key: `${id}|CYP2C19`, value: await serde.encode(TOPICS.profiles, profile) });
-    if (n % 50 === 0) watched.push(profile.profileId);
-  }
-  const sentMs = performance.now();
-  sends.push(
-    producer.send(profilesTopic, batch).then(() => {
-      for (const w of watched) sentAt.set(w, sentMs);
-    }),
-  );
-}
-await Promise.all(sends);
-const achieved = total / ((performance.now() - begin) / 1000);
+    return { record: { key: `${id}|CYP2C19`, value: await serde.encode(TOPICS.profiles, profile) }, ...(n % 50 === 0 ? { watch: profile.profileId } : {}) };
+  },
+  send: (records) => producer.send(profilesTopic, records),
+  visible: async (ids) =>
+    (await queryRows<{ profile_id: string }>(clickhouse, 'SELECT profile_id FROM pgx_profile_versions WHERE profile_id IN {ids:Array(String)}', { ids })).map((r) => r.profile_id),
+});
 await waitForLag(kafka, group, profilesTopic, 120_000);
-const deadline = Date.now() + 30_000;
-while (sentAt.size > 0 && Date.now() < deadline) await sleep(50);
-producing = false;
-sentAt.clear();
-await poller;
-latencies.sort((a, b) => a - b);
 const [server] = await queryRows<{ p50: number; p99: number; max: number; rows: string }>(
   clickhouse,
   `SELECT quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, max(d) AS max, count() AS rows
@@ -280,7 +238,7 @@ const [server] = await queryRows<{ p50: number; p99: number; max: number; rows: 
   { since: freshStart },
 );
 console.log(`views freshness at ${rate} profile events/s for ${freshSeconds} s (achieved ${Math.round(achieved)}/s; sink batches ≤ ${config.sinkBatchSize} rows / ${config.sinkBatchMaxMs} ms):`);
-console.log(`  publish-acked → visible in pgx_profile_versions to a polling reader (${latencies.length} sampled): p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms`);
+console.log(`  publish-acked → visible in pgx_profile_versions to a polling reader (${latencies.length} sampled): ${summary(latencies)}`);
 console.log(`  record timestamp → server insert time (all ${server?.rows ?? 0} rows): p50 ${server?.p50 ?? '?'} ms, p99 ${server?.p99 ?? '?'} ms, max ${server?.max ?? '?'} ms`);
 sink.kill('SIGTERM');
 await exited(sink);

@@ -282,53 +282,60 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
     actionable: r.actionable,
     curated: true,
   });
-  return [
+  /**
+   * Genotype-guided dosing (CPIC 2017) applies to every genotyped patient, but it is worth an alert
+   * only when the genotype moves the dose: CYP2C9 decreased function or VKORC1 -1639A. For an
+   * unremarkable genotype the same guidance is a recommendation without an alert.
+   */
+  const guidedDosing = (id: string, population: string, classification: string, recommendation: string, considerations: string): KbRecommendation[] => [
     curated({
-      id: 'warfarin-2017-non-african-cyp2c9-decreased',
-      population: 'non-African ancestry',
+      id: `${id}-cyp2c9-decreased`,
+      population,
       conditions: [
         { gene: 'CYP2C9', kind: 'phenotype', values: ['Intermediate Metabolizer', 'Poor Metabolizer'] },
         { gene: 'VKORC1', kind: 'reported', values: [] },
       ],
       lookup: { CYP2C9: 'Intermediate or Poor Metabolizer', VKORC1: 'any result' },
-      classification: 'Strong',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
-      considerations:
-        'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
+      classification,
+      recommendation,
+      considerations,
       actionable: true,
     }),
     curated({
-      id: 'warfarin-2017-non-african-vkorc1-sensitive',
-      population: 'non-African ancestry',
+      id: `${id}-vkorc1-sensitive`,
+      population,
       conditions: [
         { gene: 'CYP2C9', kind: 'reported', values: [] },
         { gene: 'VKORC1', kind: 'carries', values: ['rs9923231 variant (T)'] },
       ],
       lookup: { CYP2C9: 'any result', VKORC1: 'carrier of -1639A (rs9923231 T)' },
-      classification: 'Strong',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
-      considerations:
-        'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
+      classification,
+      recommendation,
+      considerations,
       actionable: true,
     }),
     curated({
-      id: 'warfarin-2017-non-african',
-      population: 'non-African ancestry',
+      id,
+      population,
       conditions: [
         { gene: 'CYP2C9', kind: 'reported', values: [] },
         { gene: 'VKORC1', kind: 'reported', values: [] },
       ],
       lookup: { CYP2C9: 'any result', VKORC1: 'any result' },
-      classification: 'Strong',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
-      considerations:
-        'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
-      // Genotype-guided dosing applies, but the genotype does not move the dose: no alert.
+      classification,
+      recommendation,
+      considerations,
       actionable: false,
     }),
+  ];
+  return [
+    ...guidedDosing(
+      'warfarin-2017-non-african',
+      'non-African ancestry',
+      'Strong',
+      'Calculate the dose with a validated pharmacogenetic dosing algorithm (IWPC or Gage) that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes.',
+      'Consider an alternative agent for CYP2C9 poor-metabolism genotypes (e.g. *2/*3, *3/*3), or when increased VKORC1 sensitivity (-1639 AG or AA) occurs together with CYP2C9 poor metabolism.',
+    ),
     curated({
       id: 'warfarin-2017-non-african-cyp4f2',
       population: 'non-African ancestry',
@@ -338,49 +345,13 @@ function warfarinRecords(genes: Record<string, KbGene>): KbRecommendation[] {
       recommendation: 'CYP4F2*3 (rs2108622 T) carrier: increase the algorithm-calculated dose by 5-10%.',
       actionable: true,
     }),
-    curated({
-      id: 'warfarin-2017-african-cyp2c9-decreased',
-      population: 'African ancestry',
-      conditions: [
-        { gene: 'CYP2C9', kind: 'phenotype', values: ['Intermediate Metabolizer', 'Poor Metabolizer'] },
-        { gene: 'VKORC1', kind: 'reported', values: [] },
-      ],
-      lookup: { CYP2C9: 'Intermediate or Poor Metabolizer', VKORC1: 'any result' },
-      classification: 'Moderate',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
-      considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
-      actionable: true,
-    }),
-    curated({
-      id: 'warfarin-2017-african-vkorc1-sensitive',
-      population: 'African ancestry',
-      conditions: [
-        { gene: 'CYP2C9', kind: 'reported', values: [] },
-        { gene: 'VKORC1', kind: 'carries', values: ['rs9923231 variant (T)'] },
-      ],
-      lookup: { CYP2C9: 'any result', VKORC1: 'carrier of -1639A (rs9923231 T)' },
-      classification: 'Moderate',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
-      considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
-      actionable: true,
-    }),
-    curated({
-      id: 'warfarin-2017-african',
-      population: 'African ancestry',
-      conditions: [
-        { gene: 'CYP2C9', kind: 'reported', values: [] },
-        { gene: 'VKORC1', kind: 'reported', values: [] },
-      ],
-      lookup: { CYP2C9: 'any result', VKORC1: 'any result' },
-      classification: 'Moderate',
-      recommendation:
-        'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
-      considerations: 'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
-      // Genotype-guided dosing applies, but the genotype does not move the dose: no alert.
-      actionable: false,
-    }),
+    ...guidedDosing(
+      'warfarin-2017-african',
+      'African ancestry',
+      'Moderate',
+      'Calculate the dose with a validated pharmacogenetic dosing algorithm that uses the VKORC1 -1639G>A and CYP2C9 *2/*3 genotypes. If CYP2C9 *5, *6, *8 and *11 were not tested, dose warfarin clinically.',
+      'Carriers of the rs12777823 A allele (African American patients) may need a 10-25% lower dose; this position is reported by the caller but not evaluated here.',
+    ),
     curated({
       id: 'warfarin-2017-african-cyp2c9',
       population: 'African ancestry',

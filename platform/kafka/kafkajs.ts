@@ -221,8 +221,9 @@ class KafkajsBatchingConsumer implements ConsumerPort {
   ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      // The broker answers as soon as data is there, or after maxBatchMs at the latest.
-      maxWaitTimeInMs: Math.max(10, Math.min(options.maxBatchMs, 1_000)),
+      // The broker answers a fetch as soon as any data is there (minBytes 1), so a long wait costs no
+      // latency; it only stops idle consumers from polling the broker every few milliseconds.
+      maxWaitTimeInMs: 500,
       // A crashed member's partitions move to a live one within ~10 s.
       sessionTimeout: SESSION_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_MS,

@@ -1,0 +1,112 @@
+/**
+ * What the benchmarks share: publishing at a fixed rate, watching sampled ids until a reader sees
+ * them, and percentiles. Latency is measured from the producer's acknowledgement of the batch that
+ * carried an id to the moment the reader first sees it.
+ */
+import type { OutgoingRecord } from '../platform/kafka/port.ts';
+import { sleep } from '../platform/retry.ts';
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+export function summary(sorted: readonly number[], digits = 0): string {
+  return `p50 ${percentile(sorted, 50).toFixed(digits)} ms, p99 ${percentile(sorted, 99).toFixed(digits)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(digits)} ms`;
+}
+
+export interface RateOptions {
+  rate: number;
+  seconds: number;
+  /** Builds record n and, when it is to be watched, the id the reader will report. */
+  make: (n: number) => Promise<{ record: OutgoingRecord; watch?: string }>;
+  send: (records: OutgoingRecord[]) => Promise<void>;
+  /** Which of these ids the reader sees now (polled), or undefined when `see` is pushed instead. */
+  visible?: (ids: string[]) => Promise<string[]>;
+  /** How long to wait for the last watched ids after publishing ends. */
+  drainMs?: number;
+}
+
+export interface RateResult {
+  /** Sorted latencies of the watched ids that were seen. */
+  latencies: number[];
+  watched: number;
+  achieved: number;
+  /** For push-style readers: report an id as seen. */
+  see: (id: string) => void;
+}
+
+/** Starts the measurement; `see` can be handed to a consumer before publishing starts. */
+export interface Meter {
+  see: (id: string) => void;
+  acked: (id: string, at: number) => void;
+  sentAt: Map<string, number>;
+  latencies: number[];
+}
+
+export function rateMeter(): Meter {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  // Seen before its batch's acknowledgement arrived: counts as 0 ms.
+  const early = new Set<string>();
+  const see = (id: string): void => {
+    const t = sentAt.get(id);
+    if (t === undefined) {
+      early.add(id);
+      return;
+    }
+    latencies.push(performance.now() - t);
+    sentAt.delete(id);
+  };
+  const acked = (id: string, at: number): void => {
+    if (early.delete(id)) latencies.push(0);
+    else sentAt.set(id, at);
+  };
+  return { see, acked, sentAt, latencies };
+}
+
+export async function publishAtRate(options: RateOptions, meter = rateMeter()): Promise<RateResult> {
+  const { sentAt, latencies, see, acked } = meter;
+  let producing = true;
+  const poller = (async () => {
+    if (options.visible === undefined) return;
+    while (producing || sentAt.size > 0) {
+      const ids = [...sentAt.keys()];
+      if (ids.length > 0) for (const id of await options.visible(ids)) see(id);
+      await sleep(10);
+    }
+  })();
+  const total = options.rate * options.seconds;
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
+  const begin = performance.now();
+  const sends: Promise<void>[] = [];
+  let watched = 0;
+  for (let n = 0, tick = 0; n < total; tick++) {
+    const wait = begin + tick * tickMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    const batch: OutgoingRecord[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < perTick && n < total; i++, n++) {
+      const { record, watch } = await options.make(n);
+      batch.push(record);
+      if (watch !== undefined) ids.push(watch);
+    }
+    watched += ids.length;
+    sends.push(
+      options.send(batch).then(() => {
+        const t = performance.now();
+        for (const id of ids) acked(id, t);
+      }),
+    );
+  }
+  await Promise.all(sends);
+  const achieved = total / ((performance.now() - begin) / 1000);
+  const deadline = Date.now() + (options.drainMs ?? 60_000);
+  while (sentAt.size > 0 && Date.now() < deadline) await sleep(20);
+  producing = false;
+  sentAt.clear();
+  await poller;
+  latencies.sort((a, b) => a - b);
+  return { latencies, watched, achieved, see };
+}
