@@ -136,18 +136,8 @@ function applyOutsideCall(state: PgxPatientState, event: PgxOutsideCall, ctx: Co
   return { ...state, outsideCalls: calls, retracted, updatedAt: at };
 }
 
-interface GeneProfile {
-  status: CallStatus;
-  source: PgxProfile['source'];
-  diplotypes: string[];
-  phenotype: string | null;
-  activityScore: string | null;
-  missingPositions: string[];
-  warnings: string[];
-  evidence: string[];
-  sourceIds: string[];
-  labs: string[];
-}
+/** A profile's content, before it is stamped with patient, gene, versions and id. */
+type GeneProfile = Omit<PgxProfile, 'patientId' | 'gene' | 'kbVersion' | 'pipelineVersion' | 'computedAt' | 'profileId'>;
 
 const distinct = (xs: (string | null)[]): string[] => [...new Set(xs.filter((x): x is string => x !== null))].sort();
 
