@@ -5,7 +5,8 @@
  *   --mix population (default): diplotypes cycle *1/*1, *1/*2, *2/*2, *1/*17, *17/*17, *2/*17, *2/*3,
  *     so 4 in 7 patients (the *2/*3 carriers) get clopidogrel alerts;
  *   --mix all-poor: every patient is *2/*2 (every event raises alerts: the worst case).
- * Usage: npm run bench:processor -- [--rate 2000] [--seconds 15] [--mix population|all-poor]
+ * A warm-up at the same rate (--warmup seconds, not measured) lets the JIT and the broker settle first.
+ * Usage: npm run bench:processor -- [--rate 2000] [--seconds 15] [--warmup 5] [--mix population|all-poor]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +27,9 @@ import { diplotypeCalls, genotypes } from '../test/support/pgx-events.ts';
 import { publishAtRate, rateMeter, summary } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '15' }, mix: { type: 'string', default: 'population' } } });
+const { values } = parseArgs({
+  options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '5' }, mix: { type: 'string', default: 'population' } },
+});
 const MIX: [string, string][] =
   values.mix === 'all-poor' ? [['*2', '*2']] : [['*1', '*1'], ['*1', '*2'], ['*2', '*2'], ['*1', '*17'], ['*17', '*17'], ['*2', '*17'], ['*2', '*3']];
 const rate = Number(values.rate);
@@ -54,7 +57,8 @@ const inputTopic = topicName(TOPICS.genotypeCalls, config.topicPrefix);
 const panels = MIX.map(([a, b]) => ({ calls: diplotypeCalls('CYP2C19', a, b), alerts: [a, b].some((x) => x === '*2' || x === '*3') }));
 const calls = diplotypeCalls('CYP2C19', '*2', '*2');
 
-const meter = rateMeter();
+// The reader reports to the meter of the phase being run (warm-up or measured).
+let meter = rateMeter();
 let warmedUp = false;
 const reader = kafka.consumer({ groupId: `bench-reader-${runId}`, topics: [topicName(TOPICS.alerts, config.topicPrefix)], fromBeginning: true, maxBatchSize: 1000, maxBatchMs: 5 });
 await reader.start(async (records) => {
@@ -72,19 +76,24 @@ const warm = genotypes('PT-WARM', calls);
 await producer.send(inputTopic, [{ key: warm.patientId, value: await serde.encode(TOPICS.genotypeCalls, warm) }]);
 while (!warmedUp) await sleep(20);
 
-const { latencies, watched, achieved } = await publishAtRate(
-  {
-    rate,
-    seconds,
-    make: async (n) => {
-      const panel = panels[n % panels.length]!;
-      const e = genotypes(`PT-${runId}-${n}`, panel.calls);
-      return { record: { key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) }, ...(panel.alerts ? { watch: e.patientId } : {}) };
+const run = (label: string, seconds: number) => {
+  meter = rateMeter();
+  return publishAtRate(
+    {
+      rate,
+      seconds,
+      make: async (n) => {
+        const panel = panels[n % panels.length]!;
+        const e = genotypes(`PT-${runId}-${label}-${n}`, panel.calls);
+        return { record: { key: e.patientId, value: await serde.encode(TOPICS.genotypeCalls, e) }, ...(panel.alerts ? { watch: e.patientId } : {}) };
+      },
+      send: (records) => producer.send(inputTopic, records),
     },
-    send: (records) => producer.send(inputTopic, records),
-  },
-  meter,
-);
+    meter,
+  );
+};
+if (Number(values.warmup) > 0) await run('warmup', Number(values.warmup));
+const { latencies, watched, achieved } = await run('measure', seconds);
 const rss = (() => {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));

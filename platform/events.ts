@@ -141,6 +141,11 @@ export interface StateSite {
   gt: (number | null)[];
   phased: boolean;
   phaseSet: number | null;
+  /** Index into PgxPatientState.sources. */
+  source: number;
+}
+
+export interface StateSource {
   eventId: string;
   sourceId: string;
   lab: string | null;
@@ -160,6 +165,7 @@ export interface StateOutsideCall {
 
 export interface PgxPatientState {
   patientId: string;
+  sources: StateSource[];
   sites: StateSite[];
   outsideCalls: StateOutsideCall[];
   retracted: string[];

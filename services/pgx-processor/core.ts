@@ -25,7 +25,7 @@ import type {
   PgxPatientState,
   PgxProfile,
   StateOutsideCall,
-  StateSite,
+  StateSource,
 } from '../../platform/events.ts';
 
 export interface CoreContext {
@@ -49,7 +49,7 @@ const MAX_WARNINGS = 20;
 const hash = (...parts: unknown[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 
 export function emptyState(patientId: string, kbVersion: string): PgxPatientState {
-  return { patientId, sites: [], outsideCalls: [], retracted: [], profiles: {}, alerts: {}, warnings: [], kbVersion, updatedAt: 0 };
+  return { patientId, sources: [], sites: [], outsideCalls: [], retracted: [], profiles: {}, alerts: {}, warnings: [], kbVersion, updatedAt: 0 };
 }
 
 function withWarning(warnings: string[], warning: string): string[] {
@@ -58,7 +58,7 @@ function withWarning(warnings: string[], warning: string): string[] {
 }
 
 /** A later source replaces an earlier one at the same position; ties go to the larger event id. */
-function newer(a: StateSite, b: StateSite): boolean {
+function newer(a: StateSource, b: StateSource): boolean {
   return a.observedAt !== b.observedAt ? a.observedAt > b.observedAt : a.eventId > b.eventId;
 }
 
@@ -73,33 +73,28 @@ function applyGenotypes(state: PgxPatientState, event: GenotypeCallSet, ctx: Cor
     const warning = `genotypes from ${event.lineage.sourceId} are ${event.assembly}, not GRCh38: not used for PGx calling`;
     return { ...state, warnings: withWarning(state.warnings, warning), updatedAt: Math.max(state.updatedAt, event.lineage.ingestedAt) };
   }
+  const source: StateSource = { eventId: event.eventId, sourceId: event.lineage.sourceId, lab: event.lineage.lab, observedAt: event.lineage.ingestedAt };
+  // Sites refer to their source by index; the new event's index is one past the existing sources.
+  const NEW = state.sources.length;
   const sites = new Map(state.sites.map((s) => [`${s.chrom}:${s.pos}`, s]));
   let changed = false;
   for (const call of event.calls) {
     if (!ctx.isDefining(call.chrom, call.pos)) continue;
-    const site: StateSite = {
-      chrom: call.chrom,
-      pos: call.pos,
-      ref: call.ref,
-      alts: call.alts,
-      gt: call.gt,
-      phased: call.phased,
-      phaseSet: call.phaseSet,
-      eventId: event.eventId,
-      sourceId: event.lineage.sourceId,
-      lab: event.lineage.lab,
-      observedAt: event.lineage.ingestedAt,
-    };
     const key = `${call.chrom}:${call.pos}`;
     const current = sites.get(key);
-    if (current === undefined || newer(site, current)) {
-      sites.set(key, site);
-      changed = true;
-    }
+    if (current !== undefined && !newer(source, state.sources[current.source] ?? source)) continue;
+    sites.set(key, { chrom: call.chrom, pos: call.pos, ref: call.ref, alts: call.alts, gt: call.gt, phased: call.phased, phaseSet: call.phaseSet, source: NEW });
+    changed = true;
   }
   if (!changed) return state;
-  const sorted = [...sites.values()].sort((a, b) => (a.chrom === b.chrom ? a.pos - b.pos : a.chrom < b.chrom ? -1 : 1));
-  return { ...state, sites: sorted, updatedAt: Math.max(state.updatedAt, event.lineage.ingestedAt) };
+  // Keep only the sources still referenced, in a stable order, and renumber the sites.
+  const all = [...state.sources, source];
+  const used = [...new Set([...sites.values()].map((s) => s.source))].sort((x, y) => x - y);
+  const renumber = new Map(used.map((old, i) => [old, i]));
+  const sorted = [...sites.values()]
+    .map((s) => ({ ...s, source: renumber.get(s.source) ?? 0 }))
+    .sort((a, b) => (a.chrom === b.chrom ? a.pos - b.pos : a.chrom < b.chrom ? -1 : 1));
+  return { ...state, sources: used.map((i) => all[i]!), sites: sorted, updatedAt: Math.max(state.updatedAt, event.lineage.ingestedAt) };
 }
 
 function applyOutsideCall(state: PgxPatientState, event: PgxOutsideCall, ctx: CoreContext): PgxPatientState {
@@ -150,7 +145,7 @@ function calledStatus(call: GeneCall): CallStatus {
  * for a gene we do not call or could not call; when both exist and agree on the phenotype the result
  * is MERGED; when they disagree it is a CONFLICT, reported with both sides and never resolved silently.
  */
-export function geneProfile(gene: string, call: GeneCall | undefined, outside: StateOutsideCall[], siteEvidence: StateSite[]): GeneProfile | undefined {
+export function geneProfile(gene: string, call: GeneCall | undefined, outside: StateOutsideCall[], siteEvidence: StateSource[]): GeneProfile | undefined {
   const outsidePhenotypes = distinct(outside.map((o) => o.phenotype));
   const outsideProfile = (): GeneProfile => ({
     status: outsidePhenotypes.length > 1 ? 'CONFLICT' : 'CALLED',
@@ -227,10 +222,13 @@ function genesAt(kb: KnowledgeBase): Map<string, string> {
  */
 export function currentProfiles(state: PgxPatientState, ctx: CoreContext): Map<string, GeneProfile> {
   const index = genesAt(ctx.kb);
-  const sitesByGene = new Map<string, StateSite[]>();
+  const sitesByGene = new Map<string, Set<number>>();
   for (const s of state.sites) {
     const gene = index.get(`${s.chrom}:${s.pos}`);
-    if (gene !== undefined) sitesByGene.set(gene, [...(sitesByGene.get(gene) ?? []), s]);
+    if (gene === undefined) continue;
+    const sources = sitesByGene.get(gene) ?? new Set<number>();
+    sources.add(s.source);
+    sitesByGene.set(gene, sources);
   }
   const calledGenes = CALLED_GENES.filter((g) => sitesByGene.has(g));
   const calls = calledGenes.length === 0 ? [] : callGenes(siteGenotypes(state), ctx.kb, { genes: calledGenes });
@@ -238,7 +236,8 @@ export function currentProfiles(state: PgxPatientState, ctx: CoreContext): Map<s
   const genes = new Set<string>([...calledGenes, ...state.outsideCalls.map((o) => o.gene)]);
   const profiles = new Map<string, GeneProfile>();
   for (const gene of [...genes].sort()) {
-    const profile = geneProfile(gene, byGene.get(gene), state.outsideCalls.filter((o) => o.gene === gene), sitesByGene.get(gene) ?? []);
+    const sources = [...(sitesByGene.get(gene) ?? [])].flatMap((i) => state.sources[i] ?? []);
+    const profile = geneProfile(gene, byGene.get(gene), state.outsideCalls.filter((o) => o.gene === gene), sources);
     if (profile !== undefined) profiles.set(gene, profile);
   }
   return profiles;
