@@ -44,8 +44,21 @@ export async function isolatedEnv(name: string, overrides: Partial<Record<string
     log,
     clickhouse,
     childEnv: settings,
+    // Leave nothing behind on a shared stack: the test's topics and database go with it.
     close: async () => {
       await clickhouse.close();
+      const admin = await kafka.admin();
+      try {
+        await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(config.topicPrefix)));
+      } finally {
+        await admin.close();
+      }
+      const root = createClickHouse(config, 'default');
+      try {
+        await root.command({ query: `DROP DATABASE IF EXISTS ${config.clickhouseDatabase}` });
+      } finally {
+        await root.close();
+      }
     },
   };
 }
