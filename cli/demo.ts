@@ -94,7 +94,7 @@ const ANALYST_QUERIES: { title: string; sql: string }[] = [
     title: 'PGx profiles that are not plain reference (pgx_profiles: current per patient and gene)',
     sql: `SELECT patient_id, gene, status, source, arrayStringConcat(diplotypes, ' | ') AS diplotypes, phenotype, activity_score
 FROM pgx_profiles
-WHERE NOT (status = 'CALLED' AND phenotype IN ('Normal Metabolizer', 'Normal Function', 'Normal'))
+WHERE NOT (status = 'CALLED' AND ifNull(phenotype, '') IN ('Normal Metabolizer', 'Normal Function', '-1639 GG'))
 ORDER BY patient_id, gene`,
   },
   {
@@ -109,10 +109,10 @@ ORDER BY patient_id, drug, population`,
 WHERE gene = {gene:String} GROUP BY phenotype ORDER BY patients DESC`,
   },
   {
-    title: 'Genotype calls per gene and zygosity (variant_calls_current)',
-    sql: `SELECT gene, zygosity, count() AS calls, uniqExact(patient_id) AS patients
-FROM variant_calls_current WHERE gene IS NOT NULL AND zygosity != 'hom_ref'
-GROUP BY gene, zygosity ORDER BY gene, zygosity`,
+    title: 'Genotype calls that are not hom-ref, per chromosome and zygosity (variant_calls_current)',
+    sql: `SELECT chrom, zygosity, count() AS calls, uniqExact(patient_id) AS patients
+FROM variant_calls_current WHERE zygosity != 'hom_ref'
+GROUP BY chrom, zygosity ORDER BY length(chrom), chrom, zygosity`,
   },
 ];
 

@@ -33,6 +33,8 @@ describe('views sink: PGx profiles, alerts and cohort counts in ClickHouse', () 
     const p4 = profileEvent('PT-V4', 'CYP2C19', { diplotype: null, phenotype: null });
     const a1 = alertEvent('PT-V1', 'ACTIVE', { profileIds: [p1.profileId] });
     const a1b = alertEvent('PT-V1', 'ACTIVE', { supersedes: a1.alertId, variant: 'amended', profileIds: [p1.profileId], recommendation: 'Use prasugrel or ticagrelor.' });
+    // The same drug for another CPIC population is a separate alert: it neither supersedes nor is superseded.
+    const a1acs = { ...alertEvent('PT-V1', 'ACTIVE', { variant: 'acs', profileIds: [p1.profileId] }), population: 'CVI ACS PCI' };
     const a2 = alertEvent('PT-V2', 'ACTIVE', { profileIds: [p2new.profileId] });
     const a2w = alertEvent('PT-V2', 'WITHDRAWN', { supersedes: a2.alertId });
     const rec = async (topic: string, key: string, value: object): Promise<OutgoingRecord> => ({ key, value: await serde.encode(topic, value) });
@@ -47,6 +49,7 @@ describe('views sink: PGx profiles, alerts and cohort counts in ClickHouse', () 
     ]);
     await producer.send(alerts, [
       await rec(TOPICS.alerts, 'PT-V1', a1),
+      await rec(TOPICS.alerts, 'PT-V1', a1acs),
       await rec(TOPICS.alerts, 'PT-V1', a1b),
       await rec(TOPICS.alerts, 'PT-V2', a2),
       { key: 'PT-V2', value: Buffer.from('not avro') },
@@ -84,6 +87,7 @@ describe('views sink: PGx profiles, alerts and cohort counts in ClickHouse', () 
     ]);
     expect(first.alerts).toEqual([
       { patient_id: 'PT-V1', alert_id: a1.alertId, status: 'ACTIVE', state: 'superseded', superseded_by: a1b.alertId, source_ids: ['reports/a.pdf'], labs: ['Lab A'], kb_version: 'cpic-2025.1' },
+      expect.objectContaining({ patient_id: 'PT-V1', alert_id: a1acs.alertId, state: 'active', superseded_by: null }),
       expect.objectContaining({ patient_id: 'PT-V1', alert_id: a1b.alertId, state: 'active', superseded_by: null }),
       expect.objectContaining({ patient_id: 'PT-V2', alert_id: a2.alertId, state: 'withdrawn', superseded_by: a2w.alertId }),
       expect.objectContaining({ patient_id: 'PT-V2', alert_id: a2w.alertId, status: 'WITHDRAWN', state: 'withdrawn' }),

@@ -107,7 +107,7 @@ ENGINE = ReplacingMergeTree(inserted_at)
 ORDER BY (patient_id, drug, kafka_partition, kafka_offset)
 SETTINGS non_replicated_deduplication_window = 10000;
 
--- Alerts with their state: 'active' (the latest ACTIVE event for the patient and drug),
+-- Alerts with their state: 'active' (the latest ACTIVE event for the patient, drug and CPIC population),
 -- 'superseded' (a later ACTIVE replaced it) or 'withdrawn' (a WITHDRAWN event closed it, or it is
 -- that event). source_ids and labs come from the profile versions named in the alert's evidence.
 CREATE VIEW IF NOT EXISTS {db}.pgx_alerts AS
@@ -127,7 +127,7 @@ FROM
         leadInFrame(toString(status), 1, '') OVER w AS next_status,
         leadInFrame(alert_id, 1, '') OVER w AS next_alert_id
     FROM {db}.pgx_alert_events FINAL
-    WINDOW w AS (PARTITION BY patient_id, drug ORDER BY kafka_offset ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING)
+    WINDOW w AS (PARTITION BY patient_id, drug, ifNull(population, '') ORDER BY kafka_offset ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING)
 ) AS a
 LEFT JOIN
 (
