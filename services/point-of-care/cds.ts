@@ -208,7 +208,7 @@ function stableUuid(text: string): string {
 function actionableCard(entry: AlertEntry, order: MedicationOrder, patientId: string, profiles: ProfileEntry[]): Card {
   const a = entry.alert;
   const phenotypes = Object.entries(a.phenotypes).map(([g, p]) => `${g} ${p}`).join(', ');
-  const summary = clip(`${phenotypes || a.genes.join(', ')}: ${firstSentence(a.recommendation)} (CPIC ${a.classification})`);
+  const summary = clip(`${phenotypes || a.genes.join(', ')}: ${firstSentence(a.recommendation)} (CPIC ${a.classification}${a.population === null ? '' : `, ${a.population}`})`);
   const genotype = profiles.filter((p) => a.genes.includes(p.profile.gene)).map(genotypeLine);
   const detail = [
     a.implication === null ? null : `**Implication:** ${a.implication}`,
@@ -287,11 +287,13 @@ export function cardsFor(patientId: string, orders: readonly MedicationOrder[], 
     const drug = drugOf(order, catalogue);
     if (drug === undefined || done.has(drug.name)) continue;
     done.add(drug.name);
-    const alert = state.activeAlert(patientId, drug.name);
-    if (alert !== undefined) cards.push(actionableCard(alert, order, patientId, profiles));
+    // One card per CPIC population the recommendation is given for (e.g. clopidogrel in ACS/PCI and
+    // in other indications), strongest first, so the prescriber sees the one matching the patient.
+    const alerts = state.activeAlertsFor(patientId, drug.name);
+    for (const alert of alerts) cards.push(actionableCard(alert, order, patientId, profiles));
     const unclear = drug.genes.map((g) => state.gene(patientId, g)).filter((e): e is ProfileEntry => e !== undefined && undetermined(e.profile));
-    const coveredByAlert = alert === undefined ? [] : alert.alert.genes;
-    const open = unclear.filter((e) => !coveredByAlert.includes(e.profile.gene) || alert?.alert.phenotypes[e.profile.gene] === undefined);
+    const covered = (gene: string): boolean => alerts.some((a) => a.alert.genes.includes(gene) && a.alert.phenotypes[gene] !== undefined);
+    const open = unclear.filter((e) => !covered(e.profile.gene));
     if (open.length > 0) cards.push(undeterminedCard(open, drug));
   }
   return cards;

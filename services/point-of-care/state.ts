@@ -38,6 +38,8 @@ export interface StateStats {
 const newer = (held: Position | undefined, next: Position): boolean =>
   held === undefined || held.partition !== next.partition || next.offset > held.offset;
 
+const alertKey = (a: PgxAlert): string => (a.population === null ? a.drug : `${a.drug}|${a.population}`);
+
 export class PatientState {
   private readonly profiles = new Map<string, Map<string, ProfileEntry>>();
   private readonly alerts = new Map<string, Map<string, AlertEntry>>();
@@ -70,16 +72,20 @@ export class PatientState {
     this.onChange?.(patientId);
   }
 
-  /** The latest alert event per patient and drug wins: ACTIVE opens or supersedes, WITHDRAWN closes. */
+  /**
+   * The latest alert event per patient, drug and CPIC population wins: ACTIVE opens or supersedes,
+   * WITHDRAWN closes. Populations are separate alerts (clopidogrel has several).
+   */
   applyAlert(alert: PgxAlert, position: Position, now = Date.now()): void {
     this.seen(position, now);
     let drugs = this.alerts.get(alert.patientId);
-    const held = drugs?.get(alert.drug);
+    const key = alertKey(alert);
+    const held = drugs?.get(key);
     if (!newer(held?.position, position)) return;
     if (drugs === undefined) this.alerts.set(alert.patientId, (drugs = new Map<string, AlertEntry>()));
     if (held?.alert.status === 'ACTIVE') this.active--;
     if (alert.status === 'ACTIVE') this.active++;
-    drugs.set(alert.drug, { alert, position });
+    drugs.set(key, { alert, position });
     this.onChange?.(alert.patientId);
   }
 
@@ -99,9 +105,12 @@ export class PatientState {
     return [...(this.alerts.get(patientId)?.values() ?? [])].filter((a) => a.alert.status === 'ACTIVE').sort((a, b) => a.alert.drug.localeCompare(b.alert.drug));
   }
 
-  activeAlert(patientId: string, drug: string): AlertEntry | undefined {
-    const entry = this.alerts.get(patientId)?.get(drug);
-    return entry?.alert.status === 'ACTIVE' ? entry : undefined;
+  /** The ACTIVE alerts for one drug, one per CPIC population, strongest recommendation first. */
+  activeAlertsFor(patientId: string, drug: string): AlertEntry[] {
+    const rank = (c: string): number => ['strong', 'moderate', 'optional'].indexOf(c.toLowerCase()) + 1 || 9;
+    return this.activeAlerts(patientId)
+      .filter((a) => a.alert.drug === drug)
+      .sort((a, b) => rank(a.alert.classification) - rank(b.alert.classification) || (a.alert.population ?? '').localeCompare(b.alert.population ?? ''));
   }
 
   knows(patientId: string): boolean {

@@ -56,6 +56,19 @@ describe('CDS Hooks discovery and requests', () => {
 });
 
 describe('CDS Hooks cards', () => {
+  it('gives one card per CPIC population, strongest first, and a new alert of one population leaves the other', () => {
+    const state = new PatientState();
+    const profile = profileEvent('P1', 'CYP2C19', { diplotype: '*2/*2', phenotype: 'Poor Metabolizer' });
+    state.applyProfile('P1', 'CYP2C19', profile, pos(1));
+    const other = { ...alertEvent('P1', 'ACTIVE', { variant: 'other', profileIds: [profile.profileId] }), population: 'NVI', classification: 'Moderate' };
+    const acs = alertEvent('P1', 'ACTIVE', { profileIds: [profile.profileId] });
+    state.applyAlert(other, pos(2));
+    state.applyAlert(acs, pos(3));
+    const cards = cardsFor('P1', parsed(cdsRequest('order-sign', 'P1', [CLOPIDOGREL])).orders, state, CATALOGUE);
+    expect(cards.map((c) => c.uuid)).toEqual([acs.alertId, other.alertId]);
+    expect(cards.map((c) => c.indicator)).toEqual(['critical', 'warning']);
+  });
+
   it('gives a critical card for a Strong CPIC recommendation, with summary, text, link and alternatives', () => {
     const state = new PatientState();
     const profile = profileEvent('P1', 'CYP2C19', { diplotype: '*2/*2', phenotype: 'Poor Metabolizer' });
@@ -68,7 +81,7 @@ describe('CDS Hooks cards', () => {
     expect(card?.indicator).toBe('critical');
     expect(card?.uuid).toBe(alert.alertId);
     expect(card?.summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
-    expect(card?.summary).toMatch(/^CYP2C19 Poor Metabolizer: Avoid standard dose clopidogrel if possible \(CPIC Strong\)$/);
+    expect(card?.summary).toMatch(/^CYP2C19 Poor Metabolizer: Avoid standard dose clopidogrel if possible \(CPIC Strong, ACS\/PCI\)$/);
     expect(card?.detail).toContain(alert.recommendation);
     expect(card?.detail).toContain('*2/*2');
     expect(card?.links?.[0]?.url).toBe(alert.guidelineUrl);
