@@ -2,7 +2,7 @@
  * The Kafka port over kafkajs. Producers are idempotent with acks=all; consumers buffer records
  * across fetches, flush by size or age, and commit offsets only after the handler's effect is durable.
  */
-import {
+import kafkajs, {
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
@@ -27,6 +27,9 @@ import type {
   TransactionalProducerPort,
 } from './port.ts';
 import { chunkBySize, nextOffsets } from './port.ts';
+import { registerLz4 } from './lz4.ts';
+
+const LZ4 = kafkajs.CompressionTypes.LZ4;
 
 /** Bytes per produce call at most: under the broker's default 1 MiB message.max.bytes with room to spare. */
 const MAX_REQUEST_BYTES = 768 * 1024;
@@ -51,6 +54,7 @@ function kafkajsLogCreator(log: Logger) {
 }
 
 export function createKafka(config: Config, log: Logger, clientSuffix = ''): KafkaPort {
+  registerLz4();
   const kafka = new Kafka({
     clientId: `${config.kafkaClientId}${clientSuffix}`,
     brokers: [...config.kafkaBrokers],
@@ -84,7 +88,7 @@ async function createProducer(kafka: Kafka): Promise<ProducerPort> {
       if (records.length === 0) return;
       try {
         for (const chunk of chunkBySize(records, MAX_REQUEST_BYTES)) {
-          await producer.send({ topic, acks: -1, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+          await producer.send({ topic, acks: -1, compression: LZ4, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
         }
       } catch (error) {
         // kafkajs says whether its error is retriable (a record over max.message.bytes is not).
@@ -115,7 +119,7 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
         for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
           const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: OutgoingRecord['headers'] }[]>();
           for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
-          await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
+          await transaction.sendBatch({ acks: -1, compression: LZ4, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();

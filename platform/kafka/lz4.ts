@@ -1,0 +1,20 @@
+/**
+ * LZ4 for Kafka record batches (the frame format Kafka uses), through a native codec from the npm
+ * registry. Genotype events repeat site fields per call and compress several-fold, which cuts the
+ * bytes kafkajs must checksum and send; any Kafka client can read LZ4 batches.
+ */
+import kafkajs from 'kafkajs';
+import { compressFrame, decompressFrame } from 'lz4-napi';
+
+let registered = false;
+
+/** Registers the codec with kafkajs once per process (consumers need it to read LZ4 batches too). */
+export function registerLz4(): void {
+  if (registered) return;
+  registered = true;
+  // kafkajs is CommonJS and its codec table is not a named ESM export.
+  kafkajs.CompressionCodecs[kafkajs.CompressionTypes.LZ4] = () => ({
+    compress: (encoder: { buffer: Buffer }) => compressFrame(encoder.buffer),
+    decompress: (buffer: Buffer) => decompressFrame(buffer),
+  });
+}
