@@ -84,7 +84,7 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
   const life = new Lifecycle(log);
   life.add('telemetry', dryRun ? async () => {} : await startTelemetry(config, 'vcf'), (stop) => stop());
   const kafka = dryRun ? undefined : createKafka(config, log, '-vcf');
-  const producer = kafka === undefined ? undefined : life.add('producer', await kafka.producer(), (p) => p.close());
+  const producer = kafka === undefined ? undefined : life.add('producer', await kafka.producer({ compression: 'lz4' }), (p) => p.close());
   try {
     for (const given of positionals) {
       let file = given;

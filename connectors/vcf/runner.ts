@@ -139,7 +139,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     if (deps.producer !== undefined) producer = deps.producer;
     else {
       if (deps.kafka === undefined) throw new Error('publishVcf needs a Kafka port or a producer');
-      producer = await deps.kafka.producer();
+      producer = await deps.kafka.producer({ compression: 'lz4' });
       ownProducer = true;
     }
   }

@@ -167,7 +167,7 @@ export async function serveCommand(args: string[], config: Config): Promise<numb
   const log = createLogger({ level: config.logLevel, name: 'vcf-upload' });
   const life = new Lifecycle(log);
   life.add('telemetry', await startTelemetry(config, 'vcf-upload'), (stop) => stop());
-  const producer = life.add('producer', await createKafka(config, log, '-vcf-upload').producer(), (p) => p.close());
+  const producer = life.add('producer', await createKafka(config, log, '-vcf-upload').producer({ compression: 'lz4' }), (p) => p.close());
   const server = life.add('http server', await startUploadServer({ config, log, producer }, mapping), (s) => s.close());
   console.error(`VCF upload endpoint: POST ${server.url}/vcf (bearer token; limit ${config.vcfUploadMaxBytes} bytes)`);
   life.stopOnSignals(() => process.exit(0));

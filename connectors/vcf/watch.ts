@@ -94,7 +94,7 @@ export async function watchCommand(args: string[], config: Config): Promise<numb
   const log: Logger = createLogger({ level: config.logLevel, name: 'vcf-watch' });
   const life = new Lifecycle(log);
   life.add('telemetry', await startTelemetry(config, 'vcf-watch'), (stop) => stop());
-  const producer = life.add('producer', await createKafka(config, log, '-vcf-watch').producer(), (p) => p.close());
+  const producer = life.add('producer', await createKafka(config, log, '-vcf-watch').producer({ compression: 'lz4' }), (p) => p.close());
   const stop = new AbortController();
   life.stopOnSignals(() => process.exit(0));
   life.add('watch loop', stop, async (s) => s.abort());

@@ -22,6 +22,7 @@ import type {
   IncomingRecord,
   KafkaPort,
   OutgoingRecord,
+  ProducerOptions,
   ProducerPort,
   TopicConfig,
   TransactionalProducerPort,
@@ -66,14 +67,15 @@ export function createKafka(config: Config, log: Logger, clientSuffix = ''): Kaf
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   return {
-    producer: () => createProducer(kafka),
+    producer: (options) => createProducer(kafka, options),
     transactionalProducer: (id) => createTransactionalProducer(kafka, id),
     consumer: (options) => new KafkajsBatchingConsumer(kafka, options, log),
     admin: () => createAdmin(kafka),
   };
 }
 
-async function createProducer(kafka: Kafka): Promise<ProducerPort> {
+async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Promise<ProducerPort> {
+  const compression = options.compression === 'lz4' ? LZ4 : kafkajs.CompressionTypes.None;
   const producer = kafka.producer({
     idempotent: true,
     // Java-compatible murmur2 partitioning: other clients put a patient's events on the same partition.
@@ -88,7 +90,7 @@ async function createProducer(kafka: Kafka): Promise<ProducerPort> {
       if (records.length === 0) return;
       try {
         for (const chunk of chunkBySize(records, MAX_REQUEST_BYTES)) {
-          await producer.send({ topic, acks: -1, compression: LZ4, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+          await producer.send({ topic, acks: -1, compression, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
         }
       } catch (error) {
         // kafkajs says whether its error is retriable (a record over max.message.bytes is not).
@@ -119,7 +121,7 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
         for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
           const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: OutgoingRecord['headers'] }[]>();
           for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
-          await transaction.sendBatch({ acks: -1, compression: LZ4, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
+          await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();

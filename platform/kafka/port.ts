@@ -144,8 +144,16 @@ export interface AdminPort {
   close(): Promise<void>;
 }
 
+export interface ProducerOptions {
+  /**
+   * LZ4-compress record batches: worth it for bulk publishing (VCF files: several-fold smaller), not
+   * for small latency-sensitive batches. Every consumer made by the port reads LZ4 either way.
+   */
+  compression?: 'none' | 'lz4';
+}
+
 export interface KafkaPort {
-  producer(): Promise<ProducerPort>;
+  producer(options?: ProducerOptions): Promise<ProducerPort>;
   /** A transactional producer; one transactional id per processor instance fences its zombies. */
   transactionalProducer(transactionalId: string): Promise<TransactionalProducerPort>;
   consumer(options: ConsumerOptions): ConsumerPort;
