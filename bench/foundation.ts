@@ -22,7 +22,7 @@ import { createLogger } from '../platform/log.ts';
 import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
-import { waitForLag } from '../cli/demo.ts';
+import { waitForLag } from '../platform/kafka/lag.ts';
 import { SINK_STAGE } from '../services/variant-sink/runner.ts';
 import * as stack from '../infra/stack/index.ts';
 import { publishAtRate, summary } from './support.ts';

@@ -27,7 +27,7 @@ import { sleep } from '../platform/retry.ts';
 import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
-import { waitForLag } from '../cli/demo.ts';
+import { waitForLag } from '../platform/kafka/lag.ts';
 import { percentile, publishAtRate, summary } from './support.ts';
 import * as stack from '../infra/stack/index.ts';
 import { cdsRequest } from '../services/point-of-care/client.ts';

@@ -3,79 +3,41 @@
  * BACKBONE_STACK=external), sets up topics/schemas/tables, runs the variant sink, publishes the demo
  * files, waits until the sink has caught up, and prints what an analyst would query.
  */
-import { fileURLToPath } from 'node:url';
-import type { Config } from '../platform/config.ts';
-import { TOPICS, entry, topicName } from '../platform/catalogue.ts';
-import { createClickHouse, queryRows } from '../platform/clickhouse/client.ts';
-import { DependencyError } from '../platform/errors.ts';
-import { createKafka } from '../platform/kafka/kafkajs.ts';
-import type { IncomingRecord, KafkaPort } from '../platform/kafka/port.ts';
-import type { DeadLetter } from '../platform/events.ts';
-import { createSerde } from '../platform/serde.ts';
-import { randomBytes } from 'node:crypto';
-import { createLogger } from '../platform/log.ts';
-import { sleep } from '../platform/retry.ts';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { publishEventsFile } from '../connectors/events-file/runner.ts';
 import { publishVcf } from '../connectors/vcf/runner.ts';
 import { parseSampleMap } from '../connectors/vcf/samples.ts';
+import * as stack from '../infra/stack/index.ts';
+import { TOPICS, entry, topicName } from '../platform/catalogue.ts';
+import { createClickHouse, queryRows } from '../platform/clickhouse/client.ts';
+import type { Config } from '../platform/config.ts';
+import type { DeadLetter } from '../platform/events.ts';
+import { createKafka } from '../platform/kafka/kafkajs.ts';
+import { waitForLag } from '../platform/kafka/lag.ts';
+import type { IncomingRecord, KafkaPort } from '../platform/kafka/port.ts';
+import { replayTopic } from '../platform/kafka/replay.ts';
 import { Lifecycle } from '../platform/lifecycle.ts';
-import { SINK_STAGE, startVariantSink } from '../services/variant-sink/runner.ts';
-import { PROCESSOR_STAGE, startPgxProcessor } from '../services/pgx-processor/runner.ts';
-import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
+import { createLogger } from '../platform/log.ts';
+import { sleep } from '../platform/retry.ts';
+import { createSerde } from '../platform/serde.ts';
+import { startPgxProcessor } from '../services/pgx-processor/runner.ts';
 import type { Card } from '../services/point-of-care/cds.ts';
+import { WATCHED } from '../services/point-of-care/health.ts';
+import { startVariantSink } from '../services/variant-sink/runner.ts';
 import { cdsOrderSign, startServe, startViewsSink } from './serve.ts';
 import { setup } from './setup.ts';
-import * as stack from '../infra/stack/index.ts';
 import { stackOptions } from './stack.ts';
 
 const DEMO_DIR = fileURLToPath(new URL('../demo/', import.meta.url));
 
-/**
- * Total lag of a consumer group on a topic: records written but not yet committed by the group. On a
- * transactional topic the last offset of a partition is a commit marker a reader never receives.
- */
-export async function groupLag(kafka: KafkaPort, groupId: string, topic: string, transactional = false): Promise<bigint> {
-  const admin = await kafka.admin();
-  try {
-    const [high, committed] = await Promise.all([admin.topicOffsets(topic), admin.groupOffsets(groupId, topic)]);
-    const done = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
-    return high.reduce((lag, p) => {
-      const at = done.get(p.partition) ?? -1n;
-      const from = at < 0n ? BigInt(p.low) : at;
-      const end = transactional && BigInt(p.high) > BigInt(p.low) ? BigInt(p.high) - 1n : BigInt(p.high);
-      return lag + (end > from ? end - from : 0n);
-    }, 0n);
-  } finally {
-    await admin.close();
-  }
-}
-
-export async function waitForLag(kafka: KafkaPort, groupId: string, topic: string, timeoutMs: number, transactional = false): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lag = await groupLag(kafka, groupId, topic, transactional);
-    if (lag === 0n) return;
-    if (Date.now() > deadline) throw new DependencyError(groupId, `still ${lag} records of ${topic} behind after ${timeoutMs / 1000} s`, { retriable: false });
-    await sleep(100);
-  }
-}
-
-/** Dead letters written since `since`, read from the beginning of the topic by a throwaway group. */
+/** Dead letters written since `since`, read from the start of the topic to its current end. */
 async function deadLettersSince(kafka: KafkaPort, config: Config, since: number): Promise<DeadLetter[]> {
-  const topic = topicName(TOPICS.deadLetter, config.topicPrefix);
-  const admin = await kafka.admin();
-  const offsets = await admin.topicOffsets(topic).finally(() => admin.close());
-  const total = offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
   const serde = createSerde(config);
   const records: IncomingRecord[] = [];
-  const reader = kafka.consumer({ groupId: `demo-reader-${randomBytes(4).toString('hex')}`, topics: [topic], fromBeginning: true, maxBatchSize: 500, maxBatchMs: 50 });
-  await reader.start(async (batch) => {
+  await replayTopic(kafka, topicName(TOPICS.deadLetter, config.topicPrefix), (batch) => {
     records.push(...batch);
   });
-  const deadline = Date.now() + 15_000;
-  while (records.length < total && Date.now() < deadline) await sleep(50);
-  await reader.stop();
   const letters = await Promise.all(records.map((r) => serde.decode<DeadLetter>(TOPICS.deadLetter, r.value)));
   return letters.filter((d) => d.failedAt >= since).sort((a, b) => a.failedAt - b.failedAt);
 }
@@ -116,16 +78,6 @@ GROUP BY chrom, zygosity ORDER BY length(chrom), chrom, zygosity`,
   },
 ];
 
-/** The groups the demo waits for, and what each reads. */
-function pipeline(config: Config): { group: string; topics: string[] }[] {
-  const g = (stage: string): string => `${config.topicPrefix}backbone.${stage}`;
-  return [
-    { group: g(SINK_STAGE), topics: [TOPICS.genotypeCalls] },
-    { group: g(PROCESSOR_STAGE), topics: [TOPICS.genotypeCalls, TOPICS.outsideCalls] },
-    { group: g(VIEWS_STAGE), topics: [TOPICS.profiles, TOPICS.alerts] },
-  ];
-}
-
 export async function demoCommand(config: Config): Promise<number> {
   const log = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, name: 'demo' });
   const say = (s: string): void => console.log(s);
@@ -154,7 +106,9 @@ export async function demoCommand(config: Config): Promise<number> {
     const outsideCalls = await publishEventsFile(config, log, kafka, `${DEMO_DIR}outside-calls.jsonl`, 'outside-calls', { lab: 'Genomics Core Lab' });
     say(`▶ published demo/outside-calls.jsonl (lab-reported CYP2D6 and HLA-B results): ${outsideCalls.events} events`);
 
-    for (const { group, topics } of pipeline(config)) {
+    // The stages the health page watches, less webhook delivery (it starts from the newest alert).
+    for (const { stage, topics } of WATCHED.filter((w) => w.stage !== 'webhooks')) {
+      const group = `${config.topicPrefix}backbone.${stage}`;
       for (const topic of topics) await waitForLag(kafka, group, topicName(topic, config.topicPrefix), 120_000, entry(topic).transactional);
     }
     say(`▶ pipeline caught up: variant sink wrote ${sink.stats.rows} rows; profiles and alerts computed and in the views`);

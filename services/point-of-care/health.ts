@@ -3,7 +3,8 @@
  * groups, freshness of the point-of-care state, dead-letter counts per stage and the audit backlog.
  * Computed in the background every few seconds, so requests never wait on Kafka.
  */
-import { TOPICS } from '../../platform/catalogue.ts';
+import { TOPICS, entry } from '../../platform/catalogue.ts';
+import { lagOf } from '../../platform/kafka/lag.ts';
 import type { AdminPort } from '../../platform/kafka/port.ts';
 import type { Logger } from '../../platform/log.ts';
 import { describeError } from '../../platform/errors.ts';
@@ -49,11 +50,8 @@ export async function groupLags(admin: AdminPort, prefix: string): Promise<Group
         out.push({ group, topic: t, lag: null });
         continue;
       }
-      const done = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
-      const lag = high.reduce((sum, p) => {
-        const at = done.get(p.partition) ?? -1n;
-        return sum + (BigInt(p.high) - (at < 0n ? BigInt(p.low) : at));
-      }, 0n);
+      // Transactional topics (profiles, alerts) end in a commit marker: lagOf does not count it.
+      const lag = lagOf(high, committed, entry(t).transactional);
       out.push({ group, topic: t, lag: Number(lag) });
     }
   }

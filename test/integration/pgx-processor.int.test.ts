@@ -10,7 +10,7 @@ import { replayTopic } from '../../platform/kafka/replay.ts';
 import { createSerde } from '../../platform/serde.ts';
 import { applyInput, emptyState, evaluate, type CoreContext, type Input } from '../../services/pgx-processor/core.ts';
 import { PROCESSOR_STAGE } from '../../services/pgx-processor/runner.ts';
-import { waitForLag } from '../../cli/demo.ts';
+import { waitForLag } from '../../platform/kafka/lag.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { waitFor } from '../support/kafka.ts';
 import { diplotypeCalls, genotypes, outside } from '../support/pgx-events.ts';

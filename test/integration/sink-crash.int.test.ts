@@ -7,7 +7,7 @@ import { childEnv } from '../../platform/config.ts';
 import type { OutgoingRecord } from '../../platform/kafka/port.ts';
 import { createSerde } from '../../platform/serde.ts';
 import { SINK_STAGE } from '../../services/variant-sink/runner.ts';
-import { waitForLag } from '../../cli/demo.ts';
+import { waitForLag } from '../../platform/kafka/lag.ts';
 import { genotypeEvent } from '../support/fixtures.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { waitFor } from '../support/kafka.ts';

@@ -6,7 +6,7 @@ import { DLQ_HEADERS } from '../../platform/dead-letter.ts';
 import type { OutgoingRecord } from '../../platform/kafka/port.ts';
 import { createSerde } from '../../platform/serde.ts';
 import { startViewsSink, VIEWS_STAGE, type SinkHandle } from '../../services/views-sink/runner.ts';
-import { waitForLag } from '../../cli/demo.ts';
+import { waitForLag } from '../../platform/kafka/lag.ts';
 import { alertEvent, profileEvent } from '../../bench/poc-events.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { collect, waitFor } from '../support/kafka.ts';

@@ -7,6 +7,7 @@ import { createLogger } from '../../platform/log.ts';
 import { extractTraceContext, injectTraceHeaders } from '../../platform/telemetry.ts';
 import { loadMigrations, splitStatements } from '../../platform/clickhouse/migrate.ts';
 import { MIGRATIONS_DIR } from '../../services/variant-sink/runner.ts';
+import { lagOf } from '../../platform/kafka/lag.ts';
 
 describe('logs', () => {
   it('never print patient identifiers, however deep they sit', async () => {
@@ -76,5 +77,22 @@ describe('migrations', () => {
     expect(migrations[0]).toMatchObject({ version: 1, name: 'variant_calls' });
     expect(migrations[0]?.statements).toHaveLength(2);
     expect(migrations[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('consumer-group lag', () => {
+  const ends = [
+    { partition: 0, low: '0', high: '10' },
+    { partition: 1, low: '0', high: '0' },
+    { partition: 2, low: '5', high: '8' },
+  ];
+  it('counts records past the committed offset, from the low watermark when nothing is committed', () => {
+    expect(lagOf(ends, [{ partition: 0, offset: '7' }, { partition: 2, offset: '-1' }], false)).toBe(3n + 3n);
+    expect(lagOf(ends, [{ partition: 0, offset: '10' }, { partition: 2, offset: '8' }], false)).toBe(0n);
+  });
+  it('does not count the commit marker that ends a transactional partition', () => {
+    expect(lagOf(ends, [{ partition: 0, offset: '9' }, { partition: 2, offset: '7' }], true)).toBe(0n);
+    expect(lagOf(ends, [{ partition: 0, offset: '9' }, { partition: 2, offset: '7' }], false)).toBe(2n);
+    expect(lagOf(ends, [{ partition: 0, offset: '8' }, { partition: 2, offset: '7' }], true)).toBe(1n);
   });
 });
