@@ -6,7 +6,8 @@
  *     so 4 in 7 patients (the *2/*3 carriers) get clopidogrel alerts;
  *   --mix all-poor: every patient is *2/*2 (every event raises alerts: the worst case).
  * A warm-up at the same rate (--warmup seconds, not measured) lets the JIT and the broker settle first.
- * Usage: npm run bench:processor -- [--rate 2000] [--seconds 15] [--warmup 5] [--mix population|all-poor]
+ * Usage: npm run bench:processor -- [--rate 2000] [--seconds 15] [--warmup 5] [--mix population|all-poor] [--cpu-prof DIR]
+ *   [--log-level debug] (the processor's log on stdout; debug shows per-batch compute/commit times)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,7 +29,7 @@ import { publishAtRate, rateMeter, summary } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 const { values } = parseArgs({
-  options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '5' }, mix: { type: 'string', default: 'population' } },
+  options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '5' }, mix: { type: 'string', default: 'population' }, 'cpu-prof': { type: 'string' }, 'log-level': { type: 'string', default: 'warn' } },
 });
 const MIX: [string, string][] =
   values.mix === 'all-poor' ? [['*2', '*2']] : [['*1', '*1'], ['*1', '*2'], ['*2', '*2'], ['*1', '*17'], ['*17', '*17'], ['*2', '*17'], ['*2', '*3']];
@@ -44,7 +45,7 @@ const settings: Record<string, string> = {
   BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
   BACKBONE_TOPIC_PREFIX: `benchp-${runId}.`,
   BACKBONE_CLICKHOUSE_DATABASE: `benchp_${runId}`,
-  BACKBONE_LOG_LEVEL: 'warn',
+  BACKBONE_LOG_LEVEL: values['log-level'],
   BACKBONE_PROCESSOR_BATCH_MAX_MS: String(base.processorBatchMaxMs),
   BACKBONE_PROCESSOR_BATCH_SIZE: String(base.processorBatchSize),
 };
@@ -69,7 +70,9 @@ await reader.start(async (records) => {
   }
 });
 
-const child = spawn(process.execPath, [CLI, 'processor'], { env: childEnv(settings), stdio: ['ignore', 'ignore', 'inherit'] });
+// --cpu-prof DIR: the processor writes a V8 CPU profile there when it stops.
+const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`];
+const child = spawn(process.execPath, [...profile, CLI, 'processor'], { env: childEnv(settings), stdio: ['ignore', 'inherit', 'inherit'] });
 const producer = await kafka.producer();
 // Warm-up: one patient end to end, so start-up (state replay, group join) is not measured.
 const warm = genotypes('PT-WARM', calls);

@@ -1,18 +1,18 @@
 /**
  * Point-of-care benchmark (prints numbers; not a test). Servers run in their own processes
  * (`backbone serve`, `backbone views-sink`); load comes from this process:
- *  1. read API GET /api/patients/{id}/profile and CDS Hooks order-sign at a fixed rate (autocannon):
- *     p50/p99/max latency, errors, non-2xx;
+ *  1. read API GET /api/patients/{id}/profile and CDS Hooks order-sign at a fixed rate, open loop
+ *     (bench/load.ts: evenly spaced requests, latency from when each was due): p50/p99/p99.9/max,
+ *     errors, non-2xx;
  *  2. event published → row visible in the ClickHouse views at a fixed event rate (sampled polling,
  *     and record timestamp → server insert time for every row);
  *  3. event published → card changes at CDS Hooks (alternating ACTIVE/WITHDRAWN alerts).
  * Runs in its own topic prefix and database on the running stack (started if needed).
- *   node --import tsx bench/poc.ts [--rps 1000] [--seconds 15] [--rate 2000] [--fresh-seconds 15] [--changes 100]
+ *   node --import tsx bench/poc.ts [--rps 1000] [--seconds 15] [--rate 2000] [--fresh-seconds 15] [--changes 100] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../platform/config.ts';
@@ -28,37 +28,12 @@ import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import { waitForLag } from '../platform/kafka/lag.ts';
+import { openLoop, type OpenLoopOptions } from './load.ts';
 import { percentile, publishAtRate, summary } from './support.ts';
 import * as stack from '../infra/stack/index.ts';
 import { cdsRequest } from '../services/point-of-care/client.ts';
 import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
 import { alertEvent, profileEvent } from './poc-events.ts';
-
-/** The part of autocannon's API this benchmark uses (the package ships no types). */
-interface LoadRequest {
-  method: 'GET' | 'POST';
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  setupRequest?: (req: LoadRequest) => LoadRequest;
-}
-interface LoadOptions {
-  url: string;
-  connections: number;
-  overallRate: number;
-  duration: number;
-  headers?: Record<string, string>;
-  requests: LoadRequest[];
-}
-interface LoadResult {
-  latency: { p50: number; p99: number; max: number };
-  requests: { total: number; average: number };
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: LoadOptions) => Promise<LoadResult>;
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 const CLOPIDOGREL = { rxnorm: '32968', display: 'clopidogrel 75 MG Oral Tablet' };
@@ -69,11 +44,11 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
-async function load(title: string, options: LoadOptions): Promise<void> {
-  const r = await autocannon(options);
-  const l = r.latency;
+async function load(title: string, options: OpenLoopOptions): Promise<void> {
+  const r = await openLoop(options);
+  const l = r.latencies;
   console.log(
-    `${title}: ${r.requests.total} requests in ${r.duration.toFixed(1)} s (${Math.round(r.requests.average)}/s): latency p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`,
+    `${title}: ${r.sent} requests in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / r.seconds)}/s, ${r.connections} connections): latency p50 ${percentile(l, 50).toFixed(2)} ms, p99 ${percentile(l, 99).toFixed(2)} ms, p99.9 ${percentile(l, 99.9).toFixed(2)} ms, max ${(l.at(-1) ?? Number.NaN).toFixed(1)} ms; errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`,
   );
 }
 
@@ -84,6 +59,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     'fresh-seconds': { type: 'string', default: '15' },
     changes: { type: 'string', default: '100' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const rps = Number(values.rps);
@@ -138,7 +114,9 @@ for (let start = 0; start < PATIENTS; start += 1000) {
   await producer.send(alertsTopic, alerts);
 }
 
-const serve = spawn(process.execPath, [CLI, 'serve'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
+// --cpu-prof DIR: the server writes a V8 CPU profile there when it stops (to see where request time goes).
+const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`];
+const serve = spawn(process.execPath, [...profile, CLI, 'serve'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((resolve, reject) => {
   serve.stdout?.on('data', (chunk: Buffer) => {
     if (chunk.toString().includes('serving on')) resolve();
@@ -151,34 +129,30 @@ console.log(`serve: ${url} (own process, ${PATIENTS} patients loaded); load from
 // 1. Read API and order-sign.
 const clinician = await issuer.sign({ sub: 'bench-clinician', aud: config.authAudience, roles: ['clinician'], ttlSeconds: 3600 });
 const patients = Array.from({ length: 200 }, (_, i) => `PT-${String(i * 7).padStart(6, '0')}`);
-let p = 0;
-await load('warm-up read API', { url, connections: 10, overallRate: rps, duration: 3, requests: [{ method: 'GET', path: `/api/patients/${patients[0]}/profile` }], headers: { authorization: `Bearer ${clinician}` } });
-await load('read API GET /api/patients/{id}/profile', {
+const read = (duration: number): OpenLoopOptions => ({
   url,
-  connections: 20,
-  overallRate: rps,
-  duration: seconds,
-  headers: { authorization: `Bearer ${clinician}` },
-  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/patients/${patients[p++ % patients.length]}/profile` }) }],
+  rate: rps,
+  seconds: duration,
+  request: (i) => ({ method: 'GET', path: `/api/patients/${patients[i % patients.length]}/profile`, headers: { authorization: `Bearer ${clinician}` } }),
 });
+await load('warm-up read API', read(3));
+await load('read API GET /api/patients/{id}/profile', read(seconds));
 // Every CDS call carries a fresh single-use token (jti), signed in advance so signing is not measured.
 const audience = `${config.publicUrl}/cds-services/pgx-order-sign`;
 const tokens: string[] = [];
 for (let i = 0; i < rps * (seconds + 5) * 1.1; i++) tokens.push(await issuer.sign({ sub: 'bench-ehr', aud: audience, ttlSeconds: 600 }));
 const bodies = patients.map((id) => JSON.stringify(cdsRequest('order-sign', id, [CLOPIDOGREL])));
 let t = 0;
-const orderSign = (duration: number): LoadOptions => ({
+const orderSign = (duration: number): OpenLoopOptions => ({
   url,
-  connections: 20,
-  overallRate: rps,
-  duration,
-  requests: [
-    {
-      method: 'POST',
-      path: '/cds-services/pgx-order-sign',
-      setupRequest: (req: LoadRequest) => ({ ...req, headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[t++]}` }, body: bodies[t % bodies.length] }),
-    },
-  ],
+  rate: rps,
+  seconds: duration,
+  request: (i) => ({
+    method: 'POST',
+    path: '/cds-services/pgx-order-sign',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[t++]}` },
+    body: bodies[i % bodies.length] ?? '',
+  }),
 });
 await load('warm-up order-sign', orderSign(3));
 await load('CDS Hooks POST /cds-services/pgx-order-sign', orderSign(seconds));

@@ -9,6 +9,7 @@ import type { Assembly, Lineage, SourceKind } from '../../platform/events.ts';
 
 /** Avro long/int: zigzag varint. Exact for every safe integer. */
 export function writeLong(buf: Buffer, pos: number, n: number): number {
+  // Small enough for 32-bit zigzag: the hot path, kept short so that it is inlined.
   if (n >= -0x40000000 && n < 0x40000000) {
     let z = (n << 1) ^ (n >> 31);
     while (z > 0x7f) {
@@ -18,6 +19,10 @@ export function writeLong(buf: Buffer, pos: number, n: number): number {
     buf[pos++] = z;
     return pos;
   }
+  return writeWideLong(buf, pos, n);
+}
+
+function writeWideLong(buf: Buffer, pos: number, n: number): number {
   if (n >= 2 ** 52 || n <= -(2 ** 52)) {
     // Zigzag of such values exceeds 2^53: exact only with BigInt (never on the hot path).
     let big = n >= 0 ? BigInt(n) * 2n : -BigInt(n) * 2n - 1n;
@@ -88,6 +93,40 @@ export class Bytes {
     }
     return this.long(0);
   }
+  /** An Avro string from bytes already known to be its UTF-8 encoding (e.g. validated ASCII). */
+  rawString(src: Buffer, start: number, end: number): this {
+    this.room(end - start + MAX_LONG_BYTES);
+    this.pos = writeLong(this.buf, this.pos, end - start);
+    return this.copy(src, start, end);
+  }
+  /** Appends bytes already encoded. */
+  raw(src: Buffer): this {
+    this.room(src.length);
+    return this.copy(src, 0, src.length);
+  }
+  /** The decimal digits of a non-negative integer, as an Avro string. */
+  decimal(n: number): this {
+    if (n < 0 || !Number.isSafeInteger(n)) return this.string(String(n));
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.room(digits + 1);
+    this.pos = writeLong(this.buf, this.pos, digits);
+    for (let i = this.pos + digits - 1, x = n; i >= this.pos; i--, x = Math.floor(x / 10)) this.buf[i] = 48 + (x % 10);
+    this.pos += digits;
+    return this;
+  }
+  private copy(src: Buffer, start: number, end: number): this {
+    // Site fields are a few bytes: a loop beats Buffer#copy's call overhead there.
+    if (end - start > 64) src.copy(this.buf, this.pos, start, end);
+    else for (let i = start, o = this.pos; i < end; i++, o++) this.buf[o] = src[i] as number;
+    this.pos += end - start;
+    return this;
+  }
+  /** Starts over, keeping the memory (for a writer reused per record). */
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
   /** A copy of what was written. */
   take(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
@@ -96,19 +135,6 @@ export class Bytes {
 
 export const SOURCE_KINDS: readonly SourceKind[] = ['VCF', 'FHIR', 'LAB_REPORT', 'OTHER'];
 export const ASSEMBLIES: readonly Assembly[] = ['GRCh37', 'GRCh38', 'UNKNOWN'];
-
-/** chrom, pos, ref, alts: the part of a call before the genotype. */
-export function sitePrefix(chrom: string, pos: number, ref: string, alts: readonly string[]): Buffer {
-  return new Bytes().string(chrom).long(pos).string(ref).stringArray(alts).take();
-}
-
-/** quality, filters, variantId, gene, recordRef: the part of a call after the genotype. */
-export function siteSuffix(quality: number | null, filters: readonly string[], variantId: string | null, gene: string | null, recordRef: string): Buffer {
-  const b = new Bytes();
-  if (quality === null) b.long(0);
-  else b.long(1).double(quality);
-  return b.stringArray(filters).nullableString(variantId).nullableString(gene).string(recordRef).take();
-}
 
 /** The lineage record, the same for every event of a file. */
 export function lineageBytes(l: Lineage): Buffer {

@@ -2,9 +2,11 @@
  * Pure core of the VCF connector: bytes of a VCF in, Avro-encoded GenotypeCallSet events and
  * rejected records out. No I/O here; the runner reads, publishes and dead-letters.
  *
- * - The header is read with @gmod/vcf (header.ts). Records are scanned at the byte level: tabs are
- *   found with Buffer.indexOf, GT is decoded in place, and a hom-ref genotype costs a few byte
- *   comparisons. Calls are gathered per block in typed arrays and encoded per sample and block.
+ * - The header is read with @gmod/vcf (header.ts). Records are scanned at the byte level in byte
+ *   loops (no per-field strings), GT is decoded in place, and a hom-ref genotype costs a few byte
+ *   comparisons. A kept call is Avro-encoded as it is found, appended to its sample's stream of the
+ *   block: the site part (chrom, pos, ref, alts, quality, filters, id, recordRef) is encoded once
+ *   per record and copied into each call. A block's events are those streams with their envelope.
  * - Published: every call carrying an ALT allele, and every call (hom-ref and no-call too) at a PGx
  *   defining position, so the PGx caller can tell "reference" from "not tested".
  * - Events: one per sample and block. A block is a run of at most BLOCK_LINES consecutive records of
@@ -16,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../../platform/errors.ts';
 import type { Assembly } from '../../platform/events.ts';
-import { MAX_LONG_BYTES, lineageBytes, sampleHead, siteSuffix, sitePrefix, writeLong, writeString } from './avro.ts';
+import { Bytes, MAX_LONG_BYTES, lineageBytes, sampleHead, writeLong, writeString } from './avro.ts';
 import { normaliseChrom } from './harmonise.ts';
 import { checkSignature, parseHeader, type VcfHeader } from './header.ts';
 import type { PgxPosition, PgxPositionIndex } from './pgx-positions.ts';
@@ -85,6 +87,15 @@ export interface VcfParserOptions {
 const INT_NULL = -2147483648;
 const PASS = ['PASS'] as const;
 const EMPTY: readonly string[] = [];
+/** FILTER PASS, Avro-encoded (most records). */
+const PASS_BYTES = new Bytes().stringArray(PASS).take();
+/** The gVCF placeholder alleles. */
+const NON_REF = Buffer.from('<NON_REF>');
+const ANY_ALT = Buffer.from('<*>');
+/** A one-character allele: its number, -1 for '.', -2 when the character is not an allele. */
+const ALLELE_CHAR = new Int8Array(256).fill(-2);
+ALLELE_CHAR[46] = -1;
+for (let d = 0; d <= 9; d++) ALLELE_CHAR[48 + d] = d;
 
 /** Bases a REF or ALT may contain (VCF 4.3: A, C, G, T, N in any case). */
 const BASE = new Uint8Array(256);
@@ -99,42 +110,59 @@ interface Format {
   max: number;
 }
 
-/** Growable typed arrays holding a block's calls. */
-class CallTable {
-  size = 0;
-  sample = new Int32Array(1024);
-  record = new Int32Array(1024);
-  alleleStart = new Int32Array(1024);
-  ploidy = new Uint8Array(1024);
-  phased = new Uint8Array(1024);
-  depth = new Int32Array(1024);
-  gq = new Int32Array(1024);
-  ps = new Float64Array(1024);
-  alleles = new Int32Array(4096);
-  alleleCount = 0;
+/**
+ * The block being built: one output stream per sample column, into which each kept call is
+ * appended already Avro-encoded, as the record is scanned. Appending per sample keeps the writes
+ * sequential (the events are per sample, the file is per record); flush() only adds the event
+ * envelope around each stream. What one record appended can be undone (a rejected record).
+ */
+class BlockStreams {
+  readonly out: Buffer[] = [];
+  readonly len: Int32Array;
+  readonly count: Int32Array;
+  /** Calls in the block. */
+  total = 0;
+  // The state before the current record (two small copies per record: cheaper than tracking each call).
+  private readonly savedLen: Int32Array;
+  private readonly savedCount: Int32Array;
+  private savedTotal = 0;
 
-  reserve(calls: number, alleles: number): void {
-    if (this.size + calls > this.sample.length) {
-      const n = Math.max(this.sample.length * 2, this.size + calls);
-      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
-        const b = make(n);
-        b.set(a);
-        return b;
-      };
-      this.sample = grow(this.sample, (k) => new Int32Array(k));
-      this.record = grow(this.record, (k) => new Int32Array(k));
-      this.alleleStart = grow(this.alleleStart, (k) => new Int32Array(k));
-      this.ploidy = grow(this.ploidy, (k) => new Uint8Array(k));
-      this.phased = grow(this.phased, (k) => new Uint8Array(k));
-      this.depth = grow(this.depth, (k) => new Int32Array(k));
-      this.gq = grow(this.gq, (k) => new Int32Array(k));
-      this.ps = grow(this.ps, (k) => new Float64Array(k));
-    }
-    if (this.alleleCount + alleles > this.alleles.length) {
-      const b = new Int32Array(Math.max(this.alleles.length * 2, this.alleleCount + alleles));
-      b.set(this.alleles);
-      this.alleles = b;
-    }
+  constructor(n: number) {
+    for (let i = 0; i < n; i++) this.out.push(Buffer.allocUnsafe(1024));
+    this.len = new Int32Array(n);
+    this.count = new Int32Array(n);
+    this.savedLen = new Int32Array(n);
+    this.savedCount = new Int32Array(n);
+  }
+
+  /** A record starts: what follows can be undone until the next begin(). */
+  begin(): void {
+    this.savedLen.set(this.len);
+    this.savedCount.set(this.count);
+    this.savedTotal = this.total;
+  }
+
+  /** Takes back what the current record appended. */
+  undo(): void {
+    this.len.set(this.savedLen);
+    this.count.set(this.savedCount);
+    this.total = this.savedTotal;
+  }
+
+  /** The stream of column col, grown to have room for `bytes` more bytes. */
+  grow(col: number, bytes: number): Buffer {
+    const b = this.out[col] as Buffer;
+    const grown = Buffer.allocUnsafe(Math.max(b.length * 2, (this.len[col] as number) + bytes));
+    b.copy(grown, 0, 0, this.len[col]);
+    this.out[col] = grown;
+    return grown;
+  }
+
+  clear(): void {
+    this.len.fill(0);
+    this.count.fill(0);
+    this.total = 0;
+    this.begin();
   }
 }
 
@@ -146,27 +174,33 @@ interface Site {
   keepAll: boolean;
   /** Projection of a reference block onto an inner PGx position: only calls without ALT alleles. */
   refOnly: boolean;
-  /** Index of the site in the block (created on the first kept call), -1 before. */
-  index: number;
+  /** The site part of the calls is in siteBytes (encoded on the first kept call). */
+  encoded: boolean;
   chrom: string;
   pos: number;
-  /** REF as a string when known (projections); otherwise read from refBuf[refStart, refEnd). */
+  /** The record's bytes: REF, ALT and ID are read from it when the site is encoded. */
+  buf: Buffer;
+  /** REF as a string when known (projections); otherwise buf[refStart, refEnd). */
   ref: string;
-  refBuf: Buffer;
   refStart: number;
   refEnd: number;
-  alts: readonly string[];
+  /** ALT as strings, or undefined: then the validated ASCII buf[altStart, altEnd), comma-separated. */
+  alts: readonly string[] | undefined;
+  altStart: number;
+  altEnd: number;
   qual: number | null;
   filters: readonly string[];
-  id: string | null;
+  /** ID is buf[idStart, idEnd) (idStart < 0: missing, '.'), unless dropped (projections). */
+  idStart: number;
+  idEnd: number;
   /** recordRef when it is not just the line number. */
   recordRef: string;
 }
 
 function newSite(): Site {
   return {
-    line: 0, nAlts: 0, keepAll: false, refOnly: false, index: -1, chrom: '', pos: 0, ref: '', refBuf: Buffer.alloc(0),
-    refStart: 0, refEnd: 0, alts: [], qual: null, filters: [], id: null, recordRef: '',
+    line: 0, nAlts: 0, keepAll: false, refOnly: false, encoded: false, chrom: '', pos: 0, buf: Buffer.alloc(0), ref: '',
+    refStart: 0, refEnd: 0, alts: undefined, altStart: 0, altEnd: 0, qual: null, filters: [], idStart: -1, idEnd: -1, recordRef: '',
   };
 }
 
@@ -206,15 +240,19 @@ export class VcfParser {
   private blockChrom: string | undefined;
   private blockFirstLine = 0;
   private blockLines = 0;
-  private readonly calls = new CallTable();
+  private block = new BlockStreams(0);
   private readonly site = newSite();
-  private readonly mark = { calls: 0, alleles: 0, sites: 0 };
-  private prefixes: Buffer[] = [];
-  /** Bytes of the site part of each site in the block. */
-  private siteBytes = new Int32Array(1024);
-  /** Upper bound of the encoded calls of each sample in the block. */
-  private sampleBytes = new Float64Array(0);
-  private suffixes: Buffer[] = [];
+  /** Encodes the site part of the current site: the prefix (before GT), then the suffix. */
+  private readonly siteBytes = new Bytes();
+  /** Views of the prefix and suffix in siteBytes (copied with TypedArray#set: far faster than a byte loop). */
+  private sitePrefix = new Uint8Array(0);
+  private siteSuffix = new Uint8Array(0);
+  /** Canonical CHROM of the current contig, Avro-encoded. */
+  private chromBytes: Buffer = Buffer.alloc(0);
+  /** Alleles of the call being decoded (GT has at most 255). */
+  private readonly gt = new Int32Array(256);
+  /** DP and GQ read by plainDpGq. */
+  private readonly fields = new Int32Array(2);
 
   private events: EncodedEvent[] = [];
   private rejected: RejectedRecord[] = [];
@@ -334,10 +372,7 @@ export class VcfParser {
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       // Undo what the record added to the block (marked after any block flush it caused).
-      this.calls.size = this.mark.calls;
-      this.calls.alleleCount = this.mark.alleles;
-      this.prefixes.length = this.mark.sites;
-      this.suffixes.length = this.mark.sites;
+      this.block.undo();
       this.stats.rejected++;
       const end = Math.min(e, s + 1048576);
       this.rejected.push({ line, error: new InvalidInputError(`line ${line}: ${error.message}`), bytes: Buffer.from(buf.subarray(s, end)) });
@@ -350,7 +385,7 @@ export class VcfParser {
     this.headerLines = [];
     this.header = header;
     this.nSamples = header.samples.length;
-    this.sampleBytes = new Float64Array(this.nSamples);
+    this.block = new BlockStreams(this.nSamples);
     this.resolved = resolveSamples(header.samples, this.options.mapping, this.options.facts.sha256);
     this.heads = this.resolved.columns.map((m) => (m === undefined ? undefined : sampleHead(m.patientId, m.sampleId, 'VCF', header.assembly)));
     const pgx = this.options.pgx;
@@ -368,18 +403,43 @@ export class VcfParser {
   }
 
   private record(buf: Buffer, s: number, e: number, line: number): void {
-    this.mark.calls = this.calls.size;
-    this.mark.alleles = this.calls.alleleCount;
-    this.mark.sites = this.prefixes.length;
+    this.block.begin();
     if (buf[s] === 35) throw new InvalidInputError('a header line (#) after the first record');
-    const t0 = tab(buf, s, e);
+    // The tabs of the 9 fixed columns in one byte loop (their fields are short: cheaper than an
+    // indexOf call per field).
+    let t0 = -1;
+    let t1 = -1;
+    let t2 = -1;
+    let t3 = -1;
+    let t4 = -1;
+    let t5 = -1;
+    let t6 = -1;
+    let t7 = -1;
+    let t8 = -1;
+    let k = 0;
+    for (let i = s; i < e; i++) {
+      if (buf[i] !== 9) continue;
+      if (k === 0) t0 = i;
+      else if (k === 1) t1 = i;
+      else if (k === 2) t2 = i;
+      else if (k === 3) t3 = i;
+      else if (k === 4) t4 = i;
+      else if (k === 5) t5 = i;
+      else if (k === 6) t6 = i;
+      else if (k === 7) t7 = i;
+      else {
+        t8 = i;
+        break;
+      }
+      k++;
+    }
     if (t0 < 0) throw new InvalidInputError('expected tab-separated columns, found none');
     // CHROM (the previous record's contig is compared byte-wise first)
-    const clen = t0 - s;
-    if (clen !== this.chromRaw.length || buf.compare(this.chromRaw, 0, clen, s, t0) !== 0) {
+    if (!sameBytes(buf, s, t0, this.chromRaw)) {
       this.chromRaw = Buffer.from(buf.subarray(s, t0));
       this.chromName = this.chromRaw.toString('utf8');
       this.chrom = normaliseChrom(this.chromName);
+      this.chromBytes = this.chrom === undefined ? Buffer.alloc(0) : new Bytes().string(this.chrom).take();
       this.pgxChrom = this.pgxActive && this.chrom !== undefined ? this.options.pgx?.chrom(this.chrom) : undefined;
     }
     const chrom = this.chrom;
@@ -388,24 +448,13 @@ export class VcfParser {
       skipped.set(this.chromName, (skipped.get(this.chromName) ?? 0) + 1);
       return;
     }
-    if (chrom !== this.blockChrom || this.blockLines >= this.blockLinesLimit || this.calls.size >= this.blockCallsLimit) {
+    if (chrom !== this.blockChrom || this.blockLines >= this.blockLinesLimit || this.block.total >= this.blockCallsLimit) {
       this.flush();
       this.blockChrom = chrom;
       this.blockFirstLine = line;
     }
     this.blockLines++;
-    this.mark.calls = this.calls.size;
-    this.mark.alleles = this.calls.alleleCount;
-    this.mark.sites = this.prefixes.length;
 
-    const t1 = tab(buf, t0 + 1, e);
-    const t2 = t1 < 0 ? -1 : tab(buf, t1 + 1, e);
-    const t3 = t2 < 0 ? -1 : tab(buf, t2 + 1, e);
-    const t4 = t3 < 0 ? -1 : tab(buf, t3 + 1, e);
-    const t5 = t4 < 0 ? -1 : tab(buf, t4 + 1, e);
-    const t6 = t5 < 0 ? -1 : tab(buf, t5 + 1, e);
-    const t7 = t6 < 0 ? -1 : tab(buf, t6 + 1, e);
-    const t8 = t7 < 0 ? -1 : tab(buf, t7 + 1, e);
     if (t8 < 0) {
       throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${countTabs(buf, s, e) + 1}`);
     }
@@ -424,40 +473,51 @@ export class VcfParser {
     for (let i = t2 + 1; i < t3; i++) {
       if (BASE[buf[i] as number] !== 1) throw new InvalidInputError(`REF '${clip(buf.toString('utf8', t2 + 1, t3))}' is not a sequence of A, C, G, T, N`);
     }
-    // ALT
-    let alts: readonly string[];
+    // ALT: checked on the bytes; a record the check does not accept goes the string way, which says why.
+    let alts: readonly string[] | undefined;
+    let nAlts = 0;
     let refBlock = false;
-    if (t4 === t3 + 2 && buf[t3 + 1] === 46) alts = [];
+    if (t4 === t3 + 2 && buf[t3 + 1] === 46) alts = EMPTY;
     else {
-      alts = buf.toString('utf8', t3 + 1, t4).split(',');
-      let gvcf = 0;
-      for (const alt of alts) {
-        const kind = alleleKind(alt);
-        if (kind === 'gvcf') gvcf++;
-        else if (kind !== 'bases') throw new InvalidInputError(kind);
+      const kinds = altKinds(buf, t3 + 1, t4);
+      if (kinds >= 0) {
+        nAlts = kinds >>> 1;
+        refBlock = (kinds & 1) === 1;
+      } else {
+        alts = buf.toString('utf8', t3 + 1, t4).split(',');
+        let gvcf = 0;
+        for (const alt of alts) {
+          const kind = alleleKind(alt);
+          if (kind === 'gvcf') gvcf++;
+          else if (kind !== 'bases') throw new InvalidInputError(kind);
+        }
+        refBlock = gvcf === alts.length;
       }
-      refBlock = gvcf === alts.length;
     }
+    if (alts !== undefined) nAlts = alts.length;
     // FORMAT (cached while it stays the same)
     let fmt = this.format;
-    if (fmt === undefined || fmt.raw.length !== t8 - t7 - 1 || buf.compare(fmt.raw, 0, fmt.raw.length, t7 + 1, t8) !== 0) {
+    if (fmt === undefined || !sameBytes(buf, t7 + 1, t8, fmt.raw)) {
       fmt = parseFormat(Buffer.from(buf.subarray(t7 + 1, t8)));
       this.format = fmt;
     }
-    // QUAL, FILTER, ID
+    // QUAL, FILTER (ID is read when the site is encoded)
     let qual: number | null = null;
     if (!(t5 === t4 + 2 && buf[t4 + 1] === 46)) {
-      const text = buf.toString('latin1', t4 + 1, t5);
-      qual = Number(text);
-      if (text === '' || !Number.isFinite(qual)) throw new InvalidInputError(`QUAL '${clip(text)}' is not a number`);
+      qual = plainDecimal(buf, t4 + 1, t5);
+      if (qual < 0) {
+        const text = buf.toString('latin1', t4 + 1, t5);
+        qual = Number(text);
+        if (text === '' || !Number.isFinite(qual)) throw new InvalidInputError(`QUAL '${clip(text)}' is not a number`);
+      }
     }
     let filters: readonly string[] = EMPTY;
-    if (!(t6 === t5 + 2 && buf[t5 + 1] === 46)) {
+    if (t6 === t5 + 5 && buf[t5 + 1] === 80 && buf[t5 + 2] === 65 && buf[t5 + 3] === 83 && buf[t5 + 4] === 83) filters = PASS;
+    else if (!(t6 === t5 + 2 && buf[t5 + 1] === 46)) {
       const text = buf.toString('utf8', t5 + 1, t6);
       filters = text === 'PASS' ? PASS : text.split(';');
       if (filters.includes('')) throw new InvalidInputError(`FILTER '${clip(text)}' has an empty filter name`);
     }
-    const id = t2 === t1 + 2 && buf[t1 + 1] === 46 ? null : buf.toString('utf8', t1 + 1, t2);
     if (fmt.gt < 0) {
       this.stats.recordsWithoutGenotypes++;
       return;
@@ -466,20 +526,23 @@ export class VcfParser {
     if (pgxHere) this.pgxSeen.add(`${chrom}:${pos}`);
     const site = this.site;
     site.line = line;
-    site.nAlts = alts.length;
+    site.nAlts = nAlts;
     site.keepAll = pgxHere;
     site.refOnly = false;
-    site.index = -1;
+    site.encoded = false;
     site.chrom = chrom;
     site.pos = pos;
+    site.buf = buf;
     site.ref = '';
-    site.refBuf = buf;
     site.refStart = t2 + 1;
     site.refEnd = t3;
     site.alts = alts;
+    site.altStart = t3 + 1;
+    site.altEnd = t4;
     site.qual = qual;
     site.filters = filters;
-    site.id = id;
+    site.idStart = t2 === t1 + 2 && buf[t1 + 1] === 46 ? -1 : t1 + 1;
+    site.idEnd = t2;
     site.recordRef = '';
     this.scanSamples(buf, t8 + 1, e, fmt, site);
 
@@ -493,57 +556,111 @@ export class VcfParser {
         this.pgxSeen.add(`${chrom}:${p.pos}`);
         site.keepAll = true;
         site.refOnly = true;
-        site.index = -1;
+        site.encoded = false;
         site.pos = p.pos;
         site.ref = p.ref;
         site.alts = EMPTY;
-        site.id = null;
+        site.idStart = -1;
         site.recordRef = `${line} (reference block ${pos}-${end})`;
         this.scanSamples(buf, t8 + 1, e, fmt, site);
       }
     }
   }
 
-  /** Encodes the site part of the calls once, when the first call at the site is kept. */
-  private makeSite(site: Site): number {
-    const ref = site.ref !== '' ? site.ref : site.refBuf.toString('latin1', site.refStart, site.refEnd);
-    const prefix = sitePrefix(site.chrom, site.pos, ref, site.alts);
-    const suffix = siteSuffix(site.qual, site.filters, site.id, null, site.recordRef !== '' ? site.recordRef : String(site.line));
-    const index = this.prefixes.push(prefix) - 1;
-    this.suffixes.push(suffix);
-    if (index >= this.siteBytes.length) {
-      const grown = new Int32Array(this.siteBytes.length * 2);
-      grown.set(this.siteBytes);
-      this.siteBytes = grown;
+  /**
+   * Encodes the site part of the calls (chrom, pos, ref, alts / quality, filters, variantId, gene,
+   * recordRef) once, when the first call at the site is kept; every call at the site copies it.
+   */
+  private encodeSite(site: Site): void {
+    const w = this.siteBytes.reset().raw(this.chromBytes).long(site.pos);
+    const buf = site.buf;
+    if (site.ref !== '') w.string(site.ref);
+    else w.rawString(buf, site.refStart, site.refEnd); // validated bases: ASCII
+    if (site.alts !== undefined) w.stringArray(site.alts);
+    else {
+      // Validated ALT alleles (bases, '*', '<NON_REF>', '<*>'): ASCII, so the bytes are the strings.
+      w.long(site.nAlts);
+      let a = site.altStart;
+      for (let i = site.altStart; i <= site.altEnd; i++) {
+        if (i === site.altEnd || buf[i] === 44) {
+          w.rawString(buf, a, i);
+          a = i + 1;
+        }
+      }
+      w.long(0);
     }
-    this.siteBytes[index] = prefix.length + suffix.length + 32;
-    return index;
+    const prefixEnd = w.pos;
+    if (site.qual === null) w.long(0);
+    else w.long(1).double(site.qual);
+    if (site.filters === PASS) w.raw(PASS_BYTES);
+    else w.stringArray(site.filters);
+    if (site.idStart < 0) w.long(0);
+    else if (isAscii(buf, site.idStart, site.idEnd)) w.long(1).rawString(buf, site.idStart, site.idEnd);
+    else w.long(1).string(buf.toString('utf8', site.idStart, site.idEnd));
+    w.long(0); // gene: a VCF does not state it
+    if (site.recordRef !== '') w.string(site.recordRef);
+    else w.decimal(site.line);
+    this.sitePrefix = new Uint8Array(w.buf.buffer, w.buf.byteOffset, prefixEnd);
+    this.siteSuffix = new Uint8Array(w.buf.buffer, w.buf.byteOffset + prefixEnd, w.pos - prefixEnd);
+    site.encoded = true;
   }
 
-  /** Walks the sample columns of one record, keeping the calls the site asks for. */
+  /** Walks the sample columns of one record, appending the calls the site asks for to their samples' streams. */
   private scanSamples(buf: Buffer, start: number, e: number, fmt: Format, site: Site): void {
     const n = this.nSamples;
-    const calls = this.calls;
     const heads = this.heads;
+    const gt = this.gt;
+    const fields = this.fields;
     const nAlts = site.nAlts;
-    const fast = fmt.gt === 0 && !site.keepAll;
-    calls.reserve(n, 0);
+    const keepAll = site.keepAll;
+    const refOnly = site.refOnly;
+    const gtFirst = fmt.gt === 0;
+    // 'GT:DP:GQ[:...]', the usual FORMAT: DP and GQ can be read in the pass that finds the column end.
+    const dpGq = gtFirst && fmt.dp === 1 && fmt.gq === 2 && fmt.ps < 0;
     let p = start;
     for (let col = 0; col < n; col++) {
       if (p > e) throw new InvalidInputError(`found ${col} sample columns, the header names ${n}`);
       const fs = p;
-      if (fast && buf[p] === 48) {
-        // '0/0', '0|0' or haploid '0', followed by ':' or the end of the column: hom-ref, skipped.
+      let ploidy = 0;
+      let hasAlt = false;
+      let allPhased = true;
+      let walkFrom = fs;
+      if (gtFirst) {
+        // The usual GT: two one-character alleles ('0/1', '1|1', './.'), then ':' or the end of the
+        // column, decoded here. A column the site wants nothing from is skipped to its tab; anything
+        // unusual goes the general way below (which also says what is wrong).
         const b1 = buf[p + 1];
-        let skip = 0;
-        if (b1 === 47 || b1 === 124) {
-          if (buf[p + 2] === 48) {
-            const b3 = p + 3 >= e ? 9 : buf[p + 3];
-            if (b3 === 58 || b3 === 9) skip = 3;
+        if ((b1 === 47 || b1 === 124) && p + 2 < e) {
+          const b3 = p + 3 < e ? buf[p + 3] : 9;
+          const a0 = ALLELE_CHAR[buf[p] as number] as number;
+          const a1 = ALLELE_CHAR[buf[p + 2] as number] as number;
+          if ((b3 === 58 || b3 === 9) && a0 >= -1 && a1 >= -1 && a0 <= nAlts && a1 <= nAlts) {
+            hasAlt = a0 > 0 || a1 > 0;
+            const keep = refOnly ? !hasAlt : hasAlt || keepAll;
+            if (!keep || heads[col] === undefined) {
+              if (keep) this.stats.unmappedCalls++;
+              p += 3;
+              while (p < e && buf[p] !== 9) p++;
+              p++;
+              continue;
+            }
+            gt[0] = a0;
+            gt[1] = a1;
+            ploidy = 2;
+            allPhased = b1 === 124;
+            if (dpGq) {
+              const end = plainDpGq(buf, p + 3, e, fields);
+              if (end >= 0) {
+                this.appendCall(site, col, 2, allPhased ? 1 : 0, NaN, fields[0] as number, fields[1] as number, hasAlt);
+                p = end + 1;
+                continue;
+              }
+            }
+            walkFrom = p + 3;
           }
-        } else if (p + 1 >= e || b1 === 58 || b1 === 9) skip = 1;
-        if (skip > 0) {
-          p += skip;
+        } else if (!keepAll && buf[p] === 48 && (p + 1 >= e || b1 === 58 || b1 === 9)) {
+          // Haploid '0': reference, skipped.
+          p++;
           while (p < e && buf[p] !== 9) p++;
           p++;
           continue;
@@ -560,7 +677,7 @@ export class VcfParser {
       let psE = -1;
       let k = 0;
       let ss = fs;
-      let fe = fs;
+      let fe = walkFrom;
       for (;; fe++) {
         const ch = fe < e ? buf[fe] : 9;
         if (ch === 9 || ch === 58) {
@@ -584,162 +701,141 @@ export class VcfParser {
       }
       if (fe === fs) throw new InvalidInputError(`sample column ${col + 1} is empty (a missing value is '.')`);
       p = fe + 1;
-      // GT, decoded in place.
-      const aStart = calls.alleleCount;
-      calls.reserve(0, 8);
-      let ploidy = 0;
-      let hasAlt = false;
-      let allPhased = true;
-      let leadingPhase = 0;
-      if (gtS < 0 || gtS === gtE) {
-        calls.alleles[calls.alleleCount++] = -1; // GT dropped from the column: missing
-        ploidy = 1;
-      } else {
-        let a = gtS;
-        const lead = buf[a];
-        if (lead === 124 || lead === 47) {
-          leadingPhase = lead === 124 ? 1 : 0;
-          a++;
-        }
-        for (;;) {
-          const c = buf[a] as number;
-          let allele: number;
-          if (c === 46 && a < gtE) {
-            allele = -1;
+      // GT, decoded in place (unless done above: then the call is known to be kept).
+      if (ploidy === 0) {
+        let leadingPhase = 0;
+        if (gtS < 0 || gtS === gtE) {
+          gt[0] = -1; // GT dropped from the column: missing
+          ploidy = 1;
+        } else {
+          let a = gtS;
+          const lead = buf[a];
+          if (lead === 124 || lead === 47) {
+            leadingPhase = lead === 124 ? 1 : 0;
             a++;
-          } else if (c >= 48 && c <= 57 && a < gtE) {
-            allele = 0;
-            while (a < gtE && (buf[a] as number) >= 48 && (buf[a] as number) <= 57) allele = allele * 10 + (buf[a++] as number) - 48;
-            if (allele > nAlts) {
-              throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' names allele ${allele}, but the record has ${nAlts} ALT allele${nAlts === 1 ? '' : 's'}`);
-            }
-            if (allele > 0) hasAlt = true;
-          } else {
-            throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' is not a genotype`);
           }
-          if (ploidy === 8) calls.reserve(0, 8);
-          calls.alleles[calls.alleleCount++] = allele;
-          ploidy++;
-          if (a >= gtE) break;
-          const sep = buf[a];
-          if (sep === 47) allPhased = false;
-          else if (sep !== 124) throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' is not a genotype`);
-          a++;
-          if (ploidy >= 255) throw new InvalidInputError(`sample column ${col + 1}: GT has more than 255 alleles`);
-          calls.reserve(0, 1);
+          for (;;) {
+            const c = buf[a] as number;
+            let allele: number;
+            if (c === 46 && a < gtE) {
+              allele = -1;
+              a++;
+            } else if (c >= 48 && c <= 57 && a < gtE) {
+              allele = 0;
+              while (a < gtE && (buf[a] as number) >= 48 && (buf[a] as number) <= 57) allele = allele * 10 + (buf[a++] as number) - 48;
+              if (allele > nAlts) {
+                throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' names allele ${allele}, but the record has ${nAlts} ALT allele${nAlts === 1 ? '' : 's'}`);
+              }
+              if (allele > 0) hasAlt = true;
+            } else {
+              throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' is not a genotype`);
+            }
+            gt[ploidy++] = allele;
+            if (a >= gtE) break;
+            const sep = buf[a];
+            if (sep === 47) allPhased = false;
+            else if (sep !== 124) throw new InvalidInputError(`sample column ${col + 1}: GT '${clip(buf.toString('latin1', gtS, gtE))}' is not a genotype`);
+            a++;
+            if (ploidy >= 255) throw new InvalidInputError(`sample column ${col + 1}: GT has more than 255 alleles`);
+          }
         }
+        const keep = refOnly ? !hasAlt : hasAlt || keepAll;
+        if (!keep) continue;
+        if (heads[col] === undefined) {
+          this.stats.unmappedCalls++;
+          continue;
+        }
+        if (ploidy === 1) allPhased = leadingPhase === 1; // a haploid call is phased by a leading '|'
       }
-      const keep = site.refOnly ? !hasAlt : hasAlt || site.keepAll;
-      const head = heads[col];
-      if (!keep || head === undefined) {
-        if (keep) this.stats.unmappedCalls++;
-        calls.alleleCount = aStart;
-        continue;
-      }
-      if (site.index < 0) site.index = this.makeSite(site);
-      const i = calls.size++;
-      calls.sample[i] = col;
-      calls.record[i] = site.index;
-      calls.alleleStart[i] = aStart;
-      calls.ploidy[i] = ploidy;
-      calls.phased[i] = (ploidy > 1 ? allPhased : leadingPhase === 1) ? 1 : 0;
-      calls.depth[i] = dpS < 0 ? INT_NULL : int32Field(buf, dpS, dpE, 'DP', col);
-      calls.gq[i] = gqS < 0 ? INT_NULL : int32Field(buf, gqS, gqE, 'GQ', col);
-      calls.ps[i] = psS < 0 ? NaN : longField(buf, psS, psE, col);
-      this.sampleBytes[col] = (this.sampleBytes[col] as number) + (this.siteBytes[site.index] as number) + 6 * ploidy;
-      if (hasAlt) this.stats.nonRefCalls++;
+      const depth = dpS < 0 ? INT_NULL : int32Field(buf, dpS, dpE, 'DP', col);
+      const quality = gqS < 0 ? INT_NULL : int32Field(buf, gqS, gqE, 'GQ', col);
+      const phaseSet = psS < 0 ? NaN : longField(buf, psS, psE, col);
+      this.appendCall(site, col, ploidy, allPhased ? 1 : 0, phaseSet, depth, quality, hasAlt);
     }
     if (p <= e) throw new InvalidInputError(`more sample columns than the ${n} the header names`);
   }
 
-  /** Encodes the block: one event per sample with calls, in column order. */
-  private flush(): void {
-    const calls = this.calls;
-    const total = calls.size;
-    if (total > 0) {
-      const n = this.nSamples;
-      const counts = new Int32Array(n + 1);
-      for (let i = 0; i < total; i++) {
-        const c = (calls.sample[i] as number) + 1;
-        counts[c] = (counts[c] as number) + 1;
-      }
-      for (let c = 0; c < n; c++) counts[c + 1] = (counts[c + 1] as number) + (counts[c] as number);
-      const starts = counts.slice(0, n);
-      const order = new Int32Array(total);
-      for (let i = 0; i < total; i++) {
-        const c = calls.sample[i] as number;
-        order[(counts[c] as number)++] = i;
-      }
-      const mapped = this.resolved?.columns ?? [];
-      for (let col = 0; col < n; col++) {
-        const from = starts[col] as number;
-        const to = counts[col] as number;
-        if (to === from) continue;
-        const head = this.heads[col] as Buffer;
-        const patient = mapped[col]?.patientId as string;
-        this.events.push(this.encodeEvent(col, patient, head, order, from, to));
-        this.stats.events++;
-        this.stats.calls += to - from;
+  /**
+   * Appends one kept call to its sample's stream, as avsc would write it: the site prefix, gt,
+   * phased, phaseSet, depth, genotypeQuality, the site suffix. The alleles are in this.gt.
+   */
+  private appendCall(site: Site, col: number, ploidy: number, phased: number, phaseSet: number, depth: number, quality: number, hasAlt: boolean): void {
+    if (!site.encoded) this.encodeSite(site);
+    const block = this.block;
+    const gt = this.gt;
+    const prefix = this.sitePrefix;
+    const suffix = this.siteSuffix;
+    let at = block.len[col] as number;
+    let out = block.out[col] as Buffer;
+    const room = prefix.length + suffix.length + 6 * ploidy + 32;
+    if (at + room > out.length) out = block.grow(col, room);
+    out.set(prefix, at);
+    at = writeLong(out, at + prefix.length, ploidy);
+    for (let j = 0; j < ploidy; j++) {
+      const allele = gt[j] as number;
+      if (allele < 0) out[at++] = 0;
+      else {
+        out[at++] = 2;
+        at = writeLong(out, at, allele);
       }
     }
-    calls.size = 0;
-    calls.alleleCount = 0;
-    this.sampleBytes.fill(0);
-    this.prefixes = [];
-    this.suffixes = [];
+    out[at++] = 0; // end of the gt array
+    out[at++] = phased;
+    if (Number.isNaN(phaseSet)) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, phaseSet);
+    }
+    if (depth === INT_NULL) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, depth);
+    }
+    if (quality === INT_NULL) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, quality);
+    }
+    out.set(suffix, at);
+    block.len[col] = at + suffix.length;
+    block.count[col] = (block.count[col] as number) + 1;
+    block.total++;
+    if (hasAlt) this.stats.nonRefCalls++;
+  }
+
+  /** Publishes the block: one event per sample with calls, in column order. */
+  private flush(): void {
+    const block = this.block;
+    if (block.total > 0) {
+      const mapped = this.resolved?.columns ?? [];
+      for (let col = 0; col < this.nSamples; col++) {
+        const count = block.count[col] as number;
+        if (count === 0) continue;
+        this.events.push(this.encodeEvent(col, mapped[col]?.patientId as string, this.heads[col] as Buffer, count));
+        this.stats.events++;
+        this.stats.calls += count;
+      }
+    }
+    block.clear();
     this.blockLines = 0;
     this.blockChrom = undefined;
   }
 
-  private encodeEvent(col: number, patientId: string, head: Buffer, order: Int32Array, from: number, to: number): EncodedEvent {
-    const c = this.calls;
+  /** The event of one sample: the envelope around the calls already encoded in its stream. */
+  private encodeEvent(col: number, patientId: string, head: Buffer, count: number): EncodedEvent {
+    const calls = this.block.out[col] as Buffer;
+    const callBytes = this.block.len[col] as number;
     const eventId = createHash('sha256').update(`${this.options.facts.sha256}:${col}:${this.blockFirstLine}`).digest('hex').slice(0, 32);
-    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + 1 + this.lineage.length + (this.sampleBytes[col] as number);
+    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + callBytes + 1 + this.lineage.length;
     const out = Buffer.allocUnsafe(size);
     let pos = put(out, 0, this.wire);
     pos = writeString(out, pos, eventId);
     pos = put(out, pos, head);
-    pos = writeLong(out, pos, to - from);
-    for (let j = from; j < to; j++) {
-      const i = order[j] as number;
-      const r = c.record[i] as number;
-      pos = put(out, pos, this.prefixes[r] as Buffer);
-      const ploidy = c.ploidy[i] as number;
-      pos = writeLong(out, pos, ploidy);
-      const a0 = c.alleleStart[i] as number;
-      for (let k = 0; k < ploidy; k++) {
-        const allele = c.alleles[a0 + k] as number;
-        if (allele < 0) out[pos++] = 0;
-        else {
-          out[pos++] = 2;
-          pos = writeLong(out, pos, allele);
-        }
-      }
-      out[pos++] = 0; // end of the gt array
-      out[pos++] = c.phased[i] as number;
-      const ps = c.ps[i] as number;
-      if (Number.isNaN(ps)) out[pos++] = 0;
-      else {
-        out[pos++] = 2;
-        pos = writeLong(out, pos, ps);
-      }
-      const dp = c.depth[i] as number;
-      if (dp === INT_NULL) out[pos++] = 0;
-      else {
-        out[pos++] = 2;
-        pos = writeLong(out, pos, dp);
-      }
-      const gq = c.gq[i] as number;
-      if (gq === INT_NULL) out[pos++] = 0;
-      else {
-        out[pos++] = 2;
-        pos = writeLong(out, pos, gq);
-      }
-      pos = put(out, pos, this.suffixes[r] as Buffer);
-    }
+    pos = writeLong(out, pos, count);
+    pos += calls.copy(out, pos, 0, callBytes);
     out[pos++] = 0; // end of the calls array
     pos = put(out, pos, this.lineage);
-    return { key: patientId, eventId, value: out.subarray(0, pos), calls: to - from };
+    return { key: patientId, eventId, value: out.subarray(0, pos), calls: count };
   }
 }
 
@@ -754,9 +850,62 @@ function put(out: Buffer, pos: number, src: Buffer): number {
   return pos + n;
 }
 
-function tab(buf: Buffer, from: number, e: number): number {
-  const i = buf.indexOf(9, from);
-  return i >= 0 && i < e ? i : -1;
+/** Whether buf[s, e) equals ref (a byte loop: the fields compared are short). */
+function sameBytes(buf: Buffer, s: number, e: number, ref: Buffer): boolean {
+  if (e - s !== ref.length) return false;
+  for (let i = 0; i < ref.length; i++) if (buf[s + i] !== ref[i]) return false;
+  return true;
+}
+
+/** Exact powers of ten (10^0 .. 10^22 are exact doubles). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * A plain decimal (digits, at most one '.', at most 15 digits) read on the bytes, or -1 for
+ * anything else. Exactly Number(text): the digits form an exact integer below 2^53 and 10^k is
+ * exact, so the one division is correctly rounded, as Number() is.
+ */
+function plainDecimal(buf: Buffer, s: number, e: number): number {
+  let m = 0;
+  let digits = 0;
+  let dot = -1;
+  for (let i = s; i < e; i++) {
+    const c = buf[i] as number;
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + c - 48;
+      digits++;
+    } else if (c === 46 && dot < 0) dot = i;
+    else return -1;
+  }
+  if (digits === 0 || digits > 15) return -1;
+  return dot < 0 ? m : m / (POW10[e - dot - 1] as number);
+}
+
+function isAscii(buf: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if ((buf[i] as number) > 127) return false;
+  return true;
+}
+
+/**
+ * The ALT alleles of buf[s, e) checked on the bytes: (count << 1) | (1 when all are gVCF
+ * placeholders), or -1 when an allele is not plainly bases, '*', '<NON_REF>' or '<*>' (then
+ * alleleKind on the strings decides, and says why).
+ */
+function altKinds(buf: Buffer, s: number, e: number): number {
+  let count = 0;
+  let allGvcf = 1;
+  let a = s;
+  for (let i = s; i <= e; i++) {
+    if (i < e && buf[i] !== 44) continue;
+    const n = i - a;
+    let bases = n > 0;
+    for (let j = a; j < i && bases; j++) bases = BASE[buf[j] as number] === 1;
+    if (bases || (n === 1 && buf[a] === 42)) allGvcf = 0;
+    else if (!(sameBytes(buf, a, i, NON_REF) || sameBytes(buf, a, i, ANY_ALT))) return -1;
+    count++;
+    a = i + 1;
+  }
+  return (count << 1) | allGvcf;
 }
 
 function countTabs(buf: Buffer, s: number, e: number): number {
@@ -799,6 +948,39 @@ function infoEnd(buf: Buffer, s: number, e: number): number | undefined {
   const info = buf.toString('latin1', s, e);
   const m = /(?:^|;)END=(\d+)(?:;|$)/.exec(info);
   return m === null ? undefined : Number(m[1]);
+}
+
+/**
+ * ':DP:GQ' right after GT as plain numbers of at most 9 digits (the usual shape), read in the pass
+ * that finds the column end (its tab, or e), which is returned; the numbers go to out. -1 for any
+ * other shape: then the general walk reads the column (and says what is wrong).
+ */
+function plainDpGq(buf: Buffer, from: number, e: number, out: Int32Array): number {
+  let q = from;
+  if (q >= e || buf[q] !== 58) return -1;
+  const dpStart = ++q;
+  let dp = 0;
+  for (; q < e; q++) {
+    const d = (buf[q] as number) - 48;
+    if (d < 0 || d > 9) break;
+    dp = dp * 10 + d;
+  }
+  if (q === dpStart || q - dpStart > 9 || q >= e || buf[q] !== 58) return -1;
+  const gqStart = ++q;
+  let gq = 0;
+  for (; q < e; q++) {
+    const d = (buf[q] as number) - 48;
+    if (d < 0 || d > 9) break;
+    gq = gq * 10 + d;
+  }
+  if (q === gqStart || q - gqStart > 9) return -1;
+  if (q < e && buf[q] !== 9) {
+    if (buf[q] !== 58) return -1;
+    while (q < e && buf[q] !== 9) q++; // later subfields are not needed
+  }
+  out[0] = dp;
+  out[1] = gq;
+  return q;
 }
 
 function int32Field(buf: Buffer, s: number, e: number, name: string, col: number): number {

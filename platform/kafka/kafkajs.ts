@@ -42,6 +42,8 @@ function kafkajsLogCreator(log: Logger) {
     /coordinator is (loading|not available)/i,
     /Limiting retries for the idempotent producer/i,
     /The group is rebalancing/i,
+    // CONCURRENT_TRANSACTIONS: the last transaction's markers are still being written; retried.
+    /another concurrent operation on the same transaction/i,
   ];
   return () =>
     ({ level, log: entry }: LogEntry): void => {
@@ -109,7 +111,11 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
     transactionTimeout: 30_000,
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
+    // The broker answers CONCURRENT_TRANSACTIONS while the previous transaction's markers are being
+    // written (usually a few ms, as the processor starts the next transaction right away). kafkajs'
+    // exponential backoff from 300 ms stalled the pipeline that long; retries here start at 10 ms
+    // and grow slowly (x1.2, capped at 5 s), ~30 s in all before a transaction fails for good.
+    retry: { retries: 35, initialRetryTime: 10, multiplier: 1.2, factor: 0.1, maxRetryTime: 5_000 },
   });
   await connect('transactional producer', () => producer.connect());
   return {
@@ -120,12 +126,21 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
         const tagged = batches.flatMap((b) => b.records.map((r) => ({ ...r, topic: b.topic })));
         for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
           const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: OutgoingRecord['headers'] }[]>();
-          for (const r of chunk) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
+          for (const r of chunk) {
+            const messages = byTopic.get(r.topic);
+            const message = { key: r.key, value: r.value, headers: r.headers };
+            if (messages === undefined) byTopic.set(r.topic, [message]);
+            else messages.push(message);
+          }
           await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();
-          for (const o of offsets.offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+          for (const o of offsets.offsets) {
+            const partitions = byTopic.get(o.topic);
+            if (partitions === undefined) byTopic.set(o.topic, [{ partition: o.partition, offset: o.offset }]);
+            else partitions.push({ partition: o.partition, offset: o.offset });
+          }
           await transaction.sendOffsets({
             consumerGroupId: offsets.groupId,
             topics: [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions })),
@@ -281,13 +296,19 @@ class KafkajsBatchingConsumer implements ConsumerPort {
           for (const message of batch.messages) {
             // Unresolved and uncommitted: whatever is left here is fetched again by the next owner.
             if (this.stopping || !payload.isRunning() || payload.isStale()) break;
-            if (this.buffer.length === 0) this.oldestAt = Date.now();
+            // A record's age counts from when it was produced, not from when this fetch brought it:
+            // records that waited in Kafka while the last batch was handled are due at once. Never
+            // later than arrival, so a producer clock running ahead cannot hold a batch back.
+            const producedAt = Math.min(Date.now(), Number(message.timestamp) || Number.POSITIVE_INFINITY);
+            if (this.buffer.length === 0 || producedAt < this.oldestAt) this.oldestAt = producedAt;
             this.buffer.push(toIncoming(batch.topic, batch.partition, message));
             // Moves the fetch position only; the commit happens after the flush.
             payload.resolveOffset(message.offset);
             if (this.buffer.length >= this.options.maxBatchSize) await this.flushKeepingMembership(() => payload.heartbeat());
           }
-          if (this.due()) await this.flushKeepingMembership(() => payload.heartbeat());
+          // A batch that is only due by age is flushed by the timer, not here: eachBatch returns at
+          // once, so kafkajs keeps fetching while the handler runs and the next batch is already
+          // buffered (and due) when this one is done. Only a full buffer holds fetching back.
         },
       });
       this.timer = setInterval(

@@ -73,7 +73,11 @@ async function outputRecords(serde: Serde, names: ReturnType<typeof topics>, eva
 
 function merge(batches: { topic: string; records: OutgoingRecord[] }[]): { topic: string; records: OutgoingRecord[] }[] {
   const byTopic = new Map<string, OutgoingRecord[]>();
-  for (const b of batches) byTopic.set(b.topic, [...(byTopic.get(b.topic) ?? []), ...b.records]);
+  for (const b of batches) {
+    const records = byTopic.get(b.topic);
+    if (records === undefined) byTopic.set(b.topic, [...b.records]);
+    else for (const r of b.records) records.push(r);
+  }
   return [...byTopic.entries()].map(([topic, records]) => ({ topic, records }));
 }
 
@@ -138,14 +142,29 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
     });
     failed.catch(() => {});
     consumer.onFatal((error) => fail(error));
-    // Registered before it starts, so a failed start still stops it.
-    life.add('consumer', consumer, (c) => c.stop());
+
+    // Pipelined commits: batch N's transaction is committed while batch N+1 is computed, so the
+    // broker round trips of one overlap the CPU work of the next (at most one transaction in flight).
+    // Batch N+1 reads N's results from `pending` until N has committed, and commits only after N.
+    // `states` holds committed results only. A failed transaction is fatal: the process restarts
+    // from the committed offsets and state, which is what a crash does too (exactly once either way).
+    const pending = new Map<string, PgxPatientState>();
+    let inFlight: Promise<void> = Promise.resolve();
+    const latest = (patientId: string): PgxPatientState | undefined => pending.get(patientId) ?? states.get(patientId);
+
+    // Registered before it starts, so a failed start still stops it; stopping drains the consumer,
+    // then waits for the last transaction.
+    life.add('consumer', consumer, async (c) => {
+      await c.stop();
+      await inFlight.catch(() => {});
+    });
     await consumer.start(async (records) => {
       const parent = records[0] === undefined ? undefined : extractTraceContext(records[0].headers);
       await withSpan(
         `${PROCESSOR_STAGE} process`,
         { 'messaging.system': 'kafka', 'messaging.operation': 'process', 'messaging.batch.message_count': records.length },
         async () => {
+          const started = performance.now();
           const dead: DeadLetterInput[] = [];
           // Work on copies: the in-memory state changes only once the transaction has committed.
           const touched = new Map<string, { state: PgxPatientState; at: number }>();
@@ -159,7 +178,7 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
               continue;
             }
             const patientId = input.event.patientId;
-            const current = touched.get(patientId)?.state ?? states.get(patientId) ?? emptyState(patientId, kb.version);
+            const current = touched.get(patientId)?.state ?? latest(patientId) ?? emptyState(patientId, kb.version);
             touched.set(patientId, { state: applyInput(current, input, ctx), at: input.event.lineage.ingestedAt });
           }
           const out: { topic: string; records: OutgoingRecord[] }[] = [];
@@ -168,24 +187,47 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
           let alerts = 0;
           for (const [patientId, { state, at }] of touched) {
             const evaluation = evaluate(state, ctx, at);
+            const before = latest(patientId);
             // Nothing changed (a redelivered or re-sent event, or no PGx content at all): no output.
-            if (isEmpty(evaluation.state) && !states.has(patientId)) continue;
-            if (evaluation.profiles.length === 0 && evaluation.alerts.length === 0 && evaluation.removedProfiles.length === 0 && sameState(states.get(patientId), evaluation.state)) continue;
+            if (isEmpty(evaluation.state) && before === undefined) continue;
+            if (evaluation.profiles.length === 0 && evaluation.alerts.length === 0 && evaluation.removedProfiles.length === 0 && sameState(before, evaluation.state)) continue;
             out.push(...(await outputRecords(serde, names, evaluation)));
             evaluated.set(patientId, evaluation.state);
             profiles += evaluation.profiles.length;
             alerts += evaluation.alerts.length;
           }
           if (dead.length > 0) out.push({ topic: deadLetters.topicName, records: await deadLetters.records(dead) });
-          await producer.commit(merge(out), { groupId, offsets: nextOffsets(records) });
-          for (const [k, v] of evaluated) states.set(k, v);
-          stats.batches++;
-          stats.records += records.length;
-          stats.profiles += profiles;
-          stats.alerts += alerts;
-          stats.deadLettered += dead.length;
-          stats.patients = states.size;
-          if (dead.length > 0) log.warn({ deadLettered: dead.length }, 'records dead-lettered');
+          const computed = performance.now();
+          // The previous transaction must be durable before this one starts (and before this batch's
+          // offsets can be committed after it).
+          await inFlight;
+          for (const [k, v] of evaluated) pending.set(k, v);
+          const waited = performance.now();
+          inFlight = producer.commit(merge(out), { groupId, offsets: nextOffsets(records) }).then(
+            () => {
+              for (const [k, v] of evaluated) {
+                states.set(k, v);
+                // A later batch may already have a newer pending state for this patient.
+                if (pending.get(k) === v) pending.delete(k);
+              }
+              stats.batches++;
+              stats.records += records.length;
+              stats.profiles += profiles;
+              stats.alerts += alerts;
+              stats.deadLettered += dead.length;
+              stats.patients = states.size;
+              if (dead.length > 0) log.warn({ deadLettered: dead.length }, 'records dead-lettered');
+              log.debug(
+                { records: records.length, patients: touched.size, outputs: out.reduce((n, b) => n + b.records.length, 0), computeMs: Math.round(computed - started), waitMs: Math.round(waited - computed), commitMs: Math.round(performance.now() - waited) },
+                'batch committed',
+              );
+            },
+            (error: unknown) => {
+              fail(error);
+              throw error;
+            },
+          );
+          inFlight.catch(() => {}); // observed by the next batch, stop(), and `failed`
         },
         { kind: SpanKind.CONSUMER, ...(parent === undefined ? {} : { parent }) },
       );

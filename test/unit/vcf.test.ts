@@ -222,6 +222,35 @@ describe('Avro encoding', () => {
     }
   });
 
+  it('takes the short ways (one-character GT, GT:DP:GQ) and the general one to the same calls and bytes', () => {
+    // Sample columns in every shape the scanner treats apart: hom-ref and no-call skips, one-character
+    // diploid GT with DP:GQ read in passing, and what falls back to the general walk (missing or long
+    // numbers, more subfields, multi-digit alleles, haploid, GT not first).
+    const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const columns = (format: string, values: string[]): string[] => [format, ...values];
+    const rows = [
+      ['chr1', '97515787', '.', 'A', 'AT,ATT', '310.8', 'PASS', 'DP=1', ...columns('GT:DP:GQ', ['0/0:12:40', './.:0:.', '0|2:9:99', '2/1:1234567890:7'])],
+      ['chr2', '1000', 'rs1', 'A', 'G', '50', 'PASS', 'DP=1', ...columns('GT:DP:GQ', ['0/1:.:40', '1|.:5:5', '.|1:63:64', '0/.:8191:8192'])],
+      ['chr2', '1001', '.', 'C', 'T', '5.5', 'LowQual', 'DP=1', ...columns('GT:DP:GQ:AD', ['1/1:20:30:0,20', '0/1:20:30', '0/0:1:1:1,0', '1/0:7:8:3,4'])],
+      ['chr2', '1002', '.', 'C', 'T,G,A,C,T,G,A,C,T,G', '.', '.', 'DP=1', ...columns('GT:DP:GQ', ['10/1:5:5', '0/10:5:5', '1/1/1:5:5', '1:5:5'])],
+      ['chr2', '1003', '.', 'G', 'A', '99', 'PASS', 'DP=1', ...columns('DP:GT:GQ', ['5:0/1:5', '5:0/0:5', '5:./.:5', '5:1|1:5'])],
+      ['chr10', '94781859', 'rs4244285', 'G', 'A', '1502.2', 'PASS', 'DP=1', ...columns('GT:DP:GQ', ['0/0:35:99', './.:0:.', '0/.:20:12', '1|0:34:99'])],
+      ['chrX', '154532046', '.', 'A', 'C', '512.7', 'PASS', 'DP=1', ...columns('GT:DP:GQ', ['0:24:72', '1:22:99', '.:3:3', '0/1:23:99'])],
+    ];
+    const bytes = Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`);
+    const ours = parse(bytes, { chunk: 97 });
+    for (const [i, body] of ours.bodies.entries()) expect(type.toBuffer(ours.events[i]).equals(body)).toBe(true);
+    const reference = referenceCalls(bytes.toString('utf8'), pgxPositions());
+    expect(ours.rejected.map((r) => r.line)).toEqual(reference.rejectedLines);
+    const columnOf = new Map((ours.parser.resolved?.columns ?? []).map((c, i) => [c?.sampleId, i]));
+    const key = (column: number | undefined, c: { chrom: string; pos: number }): string => `${c.chrom}:${String(c.pos).padStart(10, '0')}:${column}`;
+    const mine = ours.events.flatMap((e) => e.calls.map((c) => ({ k: key(columnOf.get(e.sampleId), c), call: { ...c, gene: undefined } })));
+    const theirs = reference.calls.map((r) => ({ k: key(r.column, r.call), call: { ...r.call, gene: undefined } }));
+    const byKey = (a: { k: string }, b: { k: string }): number => a.k.localeCompare(b.k);
+    expect(mine.sort(byKey)).toEqual(theirs.sort(byKey));
+    expect(mine.length).toBeGreaterThan(15);
+  });
+
   it('writes longs as Avro zigzag varints, beyond 32 bits too', () => {
     for (const n of [0, 1, -1, 63, 64, -65, 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, 3_000_000_000, 2 ** 52 + 1, 2 ** 53 - 1, -(2 ** 53 - 1)]) {
       const buf = Buffer.alloc(10);
