@@ -169,7 +169,12 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     waiting.push({ raw, pending });
   };
   const release = (): void => {
-    // Idle connections take the oldest waiting requests first.
+    // Idle connections take the oldest waiting requests first; closed ones make room for new ones.
+    for (let i = pool.length - 1; i >= 0; i--) if (!pool[i]?.alive) pool.splice(i, 1);
+    while (waiting.length > 0 && pool.length < maxConnections) {
+      const next = waiting.shift();
+      if (next !== undefined) dispatch(next.raw, next.pending);
+    }
     for (const c of pool) {
       if (waiting.length === 0) return;
       if (c.idle) {
@@ -181,7 +186,9 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
 
   const start = performance.now() + 5;
   let next = 0;
+  let stopped = false;
   const tick = (): void => {
+    if (stopped) return;
     const now = performance.now();
     while (next < total && start + next * interval <= now) {
       const due = start + next * interval;
@@ -207,6 +214,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.seconds * 1000 + timeoutMs + 50)));
   await Promise.race([finished, deadline]);
   clearTimeout(timer);
+  stopped = true;
   timeouts += total - done;
   const seconds = (performance.now() - start) / 1000;
   for (const c of pool) c.close();

@@ -95,7 +95,7 @@ export async function demoCommand(config: Config): Promise<number> {
   const life = new Lifecycle(log);
   try {
     const sink = life.add('variant sink', await startVariantSink(config, log), (s) => s.stop());
-    life.add('pgx processor', await startPgxProcessor(config, log), (p) => p.stop());
+    const processor = life.add('pgx processor', await startPgxProcessor(config, log), (p) => p.stop());
     life.add('views sink', await startViewsSink(config, log), (s) => s.stop());
     const serve = life.add('point of care', await startServe(config, log, { devIssuer: true }), (s) => s.stop());
 
@@ -107,10 +107,15 @@ export async function demoCommand(config: Config): Promise<number> {
     say(`▶ published demo/outside-calls.jsonl (lab-reported CYP2D6 and HLA-B results): ${outsideCalls.events} events`);
 
     // The stages the health page watches, less webhook delivery (it starts from the newest alert).
-    for (const { stage, topics } of WATCHED.filter((w) => w.stage !== 'webhooks')) {
-      const group = `${config.topicPrefix}backbone.${stage}`;
-      for (const topic of topics) await waitForLag(kafka, group, topicName(topic, config.topicPrefix), 120_000, entry(topic).transactional);
-    }
+    // A processor that stopped for good (a transaction that failed after its retries) ends the demo
+    // with its error instead of a lag timeout.
+    const caughtUp = (async () => {
+      for (const { stage, topics } of WATCHED.filter((w) => w.stage !== 'webhooks')) {
+        const group = `${config.topicPrefix}backbone.${stage}`;
+        for (const topic of topics) await waitForLag(kafka, group, topicName(topic, config.topicPrefix), 120_000, entry(topic).transactional);
+      }
+    })();
+    await Promise.race([caughtUp, processor.failed]);
     say(`▶ pipeline caught up: variant sink wrote ${sink.stats.rows} rows; profiles and alerts computed and in the views`);
 
     const clickhouse = createClickHouse(config);

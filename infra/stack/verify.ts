@@ -5,6 +5,7 @@
  * Optional --ports=<kafka>,<registry>,<clickhouse> (default 9092,8081,8123); throws on the first
  * failed check.
  */
+import '../../platform/kafka/crc32c.ts'; // before kafkajs: see the module
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
 import { parseArgs } from 'node:util';

@@ -2,6 +2,7 @@
  * The Kafka port over kafkajs. Producers are idempotent with acks=all; consumers buffer records
  * across fetches, flush by size or age, and commit offsets only after the handler's effect is durable.
  */
+import { nativeCrcInstalled } from './crc32c.ts'; // before kafkajs: see the module
 import kafkajs, {
   Kafka,
   Partitioners,
@@ -56,8 +57,14 @@ function kafkajsLogCreator(log: Logger) {
     };
 }
 
+let crcReported = false;
+
 export function createKafka(config: Config, log: Logger, clientSuffix = ''): KafkaPort {
   registerLz4();
+  if (!nativeCrcInstalled && !crcReported) {
+    crcReported = true;
+    log.warn('native CRC-32C unavailable: kafkajs checksums record batches in JavaScript (slower bulk publishing)');
+  }
   const kafka = new Kafka({
     clientId: `${config.kafkaClientId}${clientSuffix}`,
     brokers: [...config.kafkaBrokers],
@@ -141,10 +148,19 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
             if (partitions === undefined) byTopic.set(o.topic, [{ partition: o.partition, offset: o.offset }]);
             else partitions.push({ partition: o.partition, offset: o.offset });
           }
-          await transaction.sendOffsets({
-            consumerGroupId: offsets.groupId,
-            topics: [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions })),
-          });
+          const topics = [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions }));
+          // kafkajs sends AddOffsetsToTxn without retrying; right after the previous commit (a batch
+          // with no output records starts with it) the broker may still answer CONCURRENT_TRANSACTIONS.
+          // The refused request added nothing to the transaction, so it is simply sent again.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await transaction.sendOffsets({ consumerGroupId: offsets.groupId, topics });
+              break;
+            } catch (error) {
+              if ((error as { type?: unknown }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 40) throw error;
+              await sleep(Math.min(1_000, 10 * 1.2 ** attempt));
+            }
+          }
         }
         await transaction.commit();
       } catch (error) {
@@ -232,6 +248,7 @@ class KafkajsBatchingConsumer implements ConsumerPort {
   private fatalListeners: ((error: unknown) => void)[] = [];
   private failures = 0;
   private stopping = false;
+  private timerFlushQueued = false;
   /** Partitions this member owns ('topic\0partition'); undefined until the first join. */
   private assigned: Set<string> | undefined;
 
@@ -258,13 +275,18 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       const owned = new Set<string>();
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) for (const p of partitions) owned.add(tp(topic, p));
       this.assigned = owned;
-      // Records of partitions another member now owns are that member's to handle and commit.
-      this.buffer = this.buffer.filter((r) => owned.has(tp(r.topic, r.partition)));
+      // After a join kafkajs fetches every partition again from its committed offset, so whatever is
+      // buffered comes again (or is another member's now): keeping it would apply it twice, out of order.
+      this.buffer = [];
     });
   }
 
   onFatal(listener: (error: unknown) => void): void {
     this.fatalListeners.push(listener);
+  }
+
+  owns(topic: string, partition: number): boolean {
+    return this.assigned?.has(tp(topic, partition)) ?? false;
   }
 
   async start(handler: BatchHandler): Promise<void> {
@@ -299,7 +321,8 @@ class KafkajsBatchingConsumer implements ConsumerPort {
             // A record's age counts from when it was produced, not from when this fetch brought it:
             // records that waited in Kafka while the last batch was handled are due at once. Never
             // later than arrival, so a producer clock running ahead cannot hold a batch back.
-            const producedAt = Math.min(Date.now(), Number(message.timestamp) || Number.POSITIVE_INFINITY);
+            const stamped = Number(message.timestamp);
+            const producedAt = stamped > 0 ? Math.min(Date.now(), stamped) : Date.now(); // -1: no timestamp
             if (this.buffer.length === 0 || producedAt < this.oldestAt) this.oldestAt = producedAt;
             this.buffer.push(toIncoming(batch.topic, batch.partition, message));
             // Moves the fetch position only; the commit happens after the flush.
@@ -314,7 +337,14 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       this.timer = setInterval(
         () => {
           // Outside eachBatch kafkajs keeps the membership alive itself, so no heartbeat is needed.
-          if (this.due() && !this.stopping) void this.flush(async () => {});
+          // One timer flush queued at a time: while a long handler runs, the buffer is due on every
+          // tick, and queueing a flush per tick would run them back to back later.
+          if (this.due() && !this.stopping && !this.timerFlushQueued) {
+            this.timerFlushQueued = true;
+            void this.flush(async () => {})
+              .catch(() => {}) // logged by flush
+              .finally(() => (this.timerFlushQueued = false));
+          }
         },
         Math.max(5, Math.floor(this.options.maxBatchMs / 4)),
       );

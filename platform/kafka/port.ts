@@ -116,6 +116,11 @@ export interface ConsumerPort {
   stop(): Promise<void>;
   /** Fires when consumption cannot go on (e.g. the group crashed for good). */
   onFatal(listener: (error: unknown) => void): void;
+  /**
+   * Whether this member still owns the partition. A handler that commits its own offsets (in a
+   * transaction) checks this first: a partition given away in a rebalance is the new owner's.
+   */
+  owns(topic: string, partition: number): boolean;
 }
 
 export interface TopicConfig {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../platform/config.ts';
 import { TOPICS, topicName } from '../../platform/catalogue.ts';
 import { DeadLetterPublisher, type DeadLetterInput } from '../../platform/dead-letter.ts';
-import { InvalidInputError } from '../../platform/errors.ts';
+import { DependencyError, InvalidInputError } from '../../platform/errors.ts';
 import type { GenotypeCallSet, PgxOutsideCall, PgxPatientState } from '../../platform/events.ts';
 import { createKafka } from '../../platform/kafka/kafkajs.ts';
 import { nextOffsets, type IncomingRecord, type KafkaPort, type OutgoingRecord, type TransactionalProducerPort } from '../../platform/kafka/port.ts';
@@ -155,8 +155,11 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
     // Registered before it starts, so a failed start still stops it; stopping drains the consumer,
     // then waits for the last transaction.
     life.add('consumer', consumer, async (c) => {
-      await c.stop();
-      await inFlight.catch(() => {});
+      try {
+        await c.stop();
+      } finally {
+        await inFlight.catch(() => {});
+      }
     });
     await consumer.start(async (records) => {
       const parent = records[0] === undefined ? undefined : extractTraceContext(records[0].headers);
@@ -201,14 +204,18 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
           // The previous transaction must be durable before this one starts (and before this batch's
           // offsets can be committed after it).
           await inFlight;
+          // Offsets of a partition given away in a rebalance are the new owner's to commit; this batch
+          // is dropped (the handler fails, the consumer rewinds what it still owns).
+          const lost = records.find((r) => !consumer.owns(r.topic, r.partition));
+          if (lost !== undefined) throw new DependencyError('kafka', `partition ${lost.topic}[${lost.partition}] was reassigned; batch not committed`);
           for (const [k, v] of evaluated) pending.set(k, v);
           const waited = performance.now();
           inFlight = producer.commit(merge(out), { groupId, offsets: nextOffsets(records) }).then(
             () => {
+              // The next batch sets its pending states only after this callback has run.
               for (const [k, v] of evaluated) {
                 states.set(k, v);
-                // A later batch may already have a newer pending state for this patient.
-                if (pending.get(k) === v) pending.delete(k);
+                pending.delete(k);
               }
               stats.batches++;
               stats.records += records.length;
@@ -217,10 +224,14 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
               stats.deadLettered += dead.length;
               stats.patients = states.size;
               if (dead.length > 0) log.warn({ deadLettered: dead.length }, 'records dead-lettered');
-              log.debug(
-                { records: records.length, patients: touched.size, outputs: out.reduce((n, b) => n + b.records.length, 0), computeMs: Math.round(computed - started), waitMs: Math.round(waited - computed), commitMs: Math.round(performance.now() - waited) },
-                'batch committed',
-              );
+              try {
+                log.debug(
+                  { records: records.length, patients: touched.size, outputs: out.reduce((n, b) => n + b.records.length, 0), computeMs: Math.round(computed - started), waitMs: Math.round(waited - computed), commitMs: Math.round(performance.now() - waited) },
+                  'batch committed',
+                );
+              } catch {
+                // A failing log line must not turn a committed batch into a failed one.
+              }
             },
             (error: unknown) => {
               fail(error);
