@@ -168,6 +168,12 @@ const KEYS = {
     parse: positiveInt,
     default: 5000,
   },
+  sinkBatchBytes: {
+    env: 'BACKBONE_SINK_BATCH_BYTES',
+    doc: 'Bytes of Kafka record values per sink batch at most (bounds memory: one genotype event can hold thousands of calls)',
+    parse: positiveInt,
+    default: 8 * 1024 * 1024,
+  },
   sinkBatchMaxMs: {
     env: 'BACKBONE_SINK_BATCH_MAX_MS',
     doc: 'Longest a row waits in the sink before its batch is flushed',
@@ -179,6 +185,12 @@ const KEYS = {
     doc: 'Input records per PGx processor transaction at most',
     parse: positiveInt,
     default: 2000,
+  },
+  processorBatchBytes: {
+    env: 'BACKBONE_PROCESSOR_BATCH_BYTES',
+    doc: 'Bytes of input record values per PGx processor transaction at most (bounds memory on large genotype events)',
+    parse: positiveInt,
+    default: 8 * 1024 * 1024,
   },
   processorBatchMaxMs: {
     env: 'BACKBONE_PROCESSOR_BATCH_MAX_MS',

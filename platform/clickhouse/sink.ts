@@ -187,8 +187,8 @@ export function sinkGroupId(config: Config, stage: string): string {
 
 /**
  * Runs a sink: migrations, then ClickHouse client, dead-letter producer and consumer, started in
- * order and closed in reverse. Batches by size (`BACKBONE_SINK_BATCH_SIZE`) and age
- * (`BACKBONE_SINK_BATCH_MAX_MS`); offsets are committed after the insert.
+ * order and closed in reverse. Batches by records (`BACKBONE_SINK_BATCH_SIZE`), bytes
+ * (`BACKBONE_SINK_BATCH_BYTES`) and age (`BACKBONE_SINK_BATCH_MAX_MS`); offsets are committed after the insert.
  */
 export async function startClickHouseSink<E, R extends object>(
   spec: ClickHouseSinkSpec<E, R>,
@@ -218,6 +218,7 @@ export async function startClickHouseSink<E, R extends object>(
       topics: spec.topics.map((t) => `${config.topicPrefix}${t}`),
       fromBeginning: true,
       maxBatchSize: config.sinkBatchSize,
+      maxBatchBytes: config.sinkBatchBytes,
       maxBatchMs: config.sinkBatchMaxMs,
     });
     let fail: (error: unknown) => void = () => {};

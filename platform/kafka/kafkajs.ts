@@ -240,6 +240,7 @@ const HEARTBEAT_MS = 3_000;
 class KafkajsBatchingConsumer implements ConsumerPort {
   private readonly consumer: Consumer;
   private buffer: IncomingRecord[] = [];
+  private bufferBytes = 0;
   private oldestAt = 0;
   private flushChain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -278,11 +279,16 @@ class KafkajsBatchingConsumer implements ConsumerPort {
       // After a join kafkajs fetches every partition again from its committed offset, so whatever is
       // buffered comes again (or is another member's now): keeping it would apply it twice, out of order.
       this.buffer = [];
+      this.bufferBytes = 0;
     });
   }
 
   onFatal(listener: (error: unknown) => void): void {
     this.fatalListeners.push(listener);
+  }
+
+  private get maxBatchBytes(): number {
+    return this.options.maxBatchBytes ?? Number.POSITIVE_INFINITY;
   }
 
   owns(topic: string, partition: number): boolean {
@@ -325,9 +331,10 @@ class KafkajsBatchingConsumer implements ConsumerPort {
             const producedAt = stamped > 0 ? Math.min(Date.now(), stamped) : Date.now(); // -1: no timestamp
             if (this.buffer.length === 0 || producedAt < this.oldestAt) this.oldestAt = producedAt;
             this.buffer.push(toIncoming(batch.topic, batch.partition, message));
+            this.bufferBytes += message.value?.length ?? 0;
             // Moves the fetch position only; the commit happens after the flush.
             payload.resolveOffset(message.offset);
-            if (this.buffer.length >= this.options.maxBatchSize) await this.flushKeepingMembership(() => payload.heartbeat());
+            if (this.buffer.length >= this.options.maxBatchSize || this.bufferBytes >= this.maxBatchBytes) await this.flushKeepingMembership(() => payload.heartbeat());
           }
           // A batch that is only due by age is flushed by the timer, not here: eachBatch returns at
           // once, so kafkajs keeps fetching while the handler runs and the next batch is already
@@ -386,6 +393,7 @@ class KafkajsBatchingConsumer implements ConsumerPort {
     const records = this.buffer;
     if (records.length === 0 || this.handler === undefined) return;
     this.buffer = [];
+    this.bufferBytes = 0;
     try {
       await this.handler(records, { heartbeat, signal: this.abort.signal });
       this.failures = 0;
@@ -413,6 +421,7 @@ class KafkajsBatchingConsumer implements ConsumerPort {
   private async rewind(failed: IncomingRecord[], error: unknown): Promise<void> {
     const pending = [...failed, ...this.buffer];
     this.buffer = [];
+    this.bufferBytes = 0;
     const first = new Map<string, { topic: string; partition: number; offset: bigint }>();
     for (const r of pending) {
       const key = tp(r.topic, r.partition);

@@ -100,6 +100,11 @@ export interface ConsumerOptions {
   fromBeginning: boolean;
   /** Flush when this many records are buffered. */
   maxBatchSize: number;
+  /**
+   * Flush when the buffered values reach this many bytes (default: no byte bound). One genotype
+   * event can carry thousands of calls, so a record count alone does not bound a sink's memory.
+   */
+  maxBatchBytes?: number;
   /** Flush when the oldest buffered record has waited this long. */
   maxBatchMs: number;
   /**

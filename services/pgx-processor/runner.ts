@@ -133,6 +133,7 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
       topics: [names.genotypes, names.outside],
       fromBeginning: true,
       maxBatchSize: config.processorBatchSize,
+      maxBatchBytes: config.processorBatchBytes,
       maxBatchMs: config.processorBatchMaxMs,
       offsetCommit: 'by-handler',
     });
