@@ -25,7 +25,7 @@ import { stackOptions } from '../cli/stack.ts';
 import { waitForLag } from '../platform/kafka/lag.ts';
 import { SINK_STAGE } from '../services/variant-sink/runner.ts';
 import * as stack from '../infra/stack/index.ts';
-import { publishAtRate, summary } from './support.ts';
+import { isolatedSettings, publishAtRate, summary } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 
@@ -83,16 +83,7 @@ export async function benchCommand(args: string[], baseConfig: Config): Promise<
   const throughputEvents = Number(values.events);
   const runId = randomBytes(4).toString('hex');
   if (baseConfig.stackMode === 'native') await stack.up({ ...stackOptions(baseConfig), log: (l) => console.error(`[stack] ${l}`) });
-  const env: Record<string, string> = {
-    BACKBONE_KAFKA_BROKERS: baseConfig.kafkaBrokers.join(','),
-    BACKBONE_REGISTRY_URL: baseConfig.registryUrl,
-    BACKBONE_CLICKHOUSE_URL: baseConfig.clickhouseUrl,
-    BACKBONE_TOPIC_PREFIX: `bench-${runId}.`,
-    BACKBONE_CLICKHOUSE_DATABASE: `bench_${runId}`,
-    BACKBONE_LOG_LEVEL: 'warn',
-    BACKBONE_SINK_BATCH_MAX_MS: String(baseConfig.sinkBatchMaxMs),
-    BACKBONE_SINK_BATCH_SIZE: String(baseConfig.sinkBatchSize),
-  };
+  const env = isolatedSettings(baseConfig, 'bench', runId);
   const config = loadConfig(env);
   const log = createLogger({ level: 'warn', name: 'bench' });
   const kafka = createKafka(config, log, '-bench');

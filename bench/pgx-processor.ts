@@ -25,7 +25,7 @@ import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import * as stack from '../infra/stack/index.ts';
 import { diplotypeCalls, genotypes } from '../test/support/pgx-events.ts';
-import { publishAtRate, rateMeter, summary } from './support.ts';
+import { cpuProfileFlags, isolatedSettings, publishAtRate, rateMeter, summary } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 const { values } = parseArgs({
@@ -39,16 +39,7 @@ const seconds = Number(values.seconds);
 const base = loadConfig();
 if (base.stackMode === 'native') await stack.up({ ...stackOptions(base), log: (l) => console.error(`[stack] ${l}`) });
 const runId = randomBytes(4).toString('hex');
-const settings: Record<string, string> = {
-  BACKBONE_KAFKA_BROKERS: base.kafkaBrokers.join(','),
-  BACKBONE_REGISTRY_URL: base.registryUrl,
-  BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
-  BACKBONE_TOPIC_PREFIX: `benchp-${runId}.`,
-  BACKBONE_CLICKHOUSE_DATABASE: `benchp_${runId}`,
-  BACKBONE_LOG_LEVEL: values['log-level'],
-  BACKBONE_PROCESSOR_BATCH_MAX_MS: String(base.processorBatchMaxMs),
-  BACKBONE_PROCESSOR_BATCH_SIZE: String(base.processorBatchSize),
-};
+const settings = isolatedSettings(base, 'benchp', runId, values['log-level']);
 const config = loadConfig(settings);
 const log = createLogger({ level: 'warn', name: 'bench' });
 const kafka = createKafka(config, log, '-bench');
@@ -71,8 +62,7 @@ await reader.start(async (records) => {
 });
 
 // --cpu-prof DIR: the processor writes a V8 CPU profile there when it stops.
-const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`];
-const child = spawn(process.execPath, [...profile, CLI, 'processor'], { env: childEnv(settings), stdio: ['ignore', 'inherit', 'inherit'] });
+const child = spawn(process.execPath, [...cpuProfileFlags(values['cpu-prof']), CLI, 'processor'], { env: childEnv(settings), stdio: ['ignore', 'inherit', 'inherit'] });
 const producer = await kafka.producer();
 // Warm-up: one patient end to end, so start-up (state replay, group join) is not measured.
 const warm = genotypes('PT-WARM', calls);

@@ -29,7 +29,7 @@ import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import { waitForLag } from '../platform/kafka/lag.ts';
 import { openLoop, type OpenLoopOptions } from './load.ts';
-import { percentile, publishAtRate, summary } from './support.ts';
+import { cpuProfileFlags, isolatedSettings, percentile, publishAtRate, summary } from './support.ts';
 import * as stack from '../infra/stack/index.ts';
 import { cdsRequest } from '../services/point-of-care/client.ts';
 import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
@@ -78,17 +78,10 @@ const jwksAddress = jwks.address();
 const jwksUrl = `http://127.0.0.1:${typeof jwksAddress === 'object' && jwksAddress !== null ? jwksAddress.port : 0}/jwks.json`;
 const servePort = 18_000 + Math.floor(Math.random() * 1000);
 const env: Record<string, string> = {
-  BACKBONE_KAFKA_BROKERS: base.kafkaBrokers.join(','),
-  BACKBONE_REGISTRY_URL: base.registryUrl,
-  BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
-  BACKBONE_TOPIC_PREFIX: `bench-poc-${runId}.`,
-  BACKBONE_CLICKHOUSE_DATABASE: `bench_poc_${runId}`,
-  BACKBONE_LOG_LEVEL: 'warn',
+  ...isolatedSettings(base, 'bench-poc', runId),
   BACKBONE_SERVE_PORT: String(servePort),
   BACKBONE_AUTH_ISSUERS: `https://bench-idp.test=${jwksUrl}`,
   BACKBONE_CDS_CLIENTS: `https://bench-idp.test=${jwksUrl}`,
-  BACKBONE_SINK_BATCH_MAX_MS: String(base.sinkBatchMaxMs),
-  BACKBONE_SINK_BATCH_SIZE: String(base.sinkBatchSize),
 };
 const config = loadConfig(env);
 const log = createLogger({ level: 'warn', name: 'bench-poc' });
@@ -115,8 +108,7 @@ for (let start = 0; start < PATIENTS; start += 1000) {
 }
 
 // --cpu-prof DIR: the server writes a V8 CPU profile there when it stops (to see where request time goes).
-const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`];
-const serve = spawn(process.execPath, [...profile, CLI, 'serve'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
+const serve = spawn(process.execPath, [...cpuProfileFlags(values['cpu-prof']), CLI, 'serve'], { env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((resolve, reject) => {
   serve.stdout?.on('data', (chunk: Buffer) => {
     if (chunk.toString().includes('serving on')) resolve();

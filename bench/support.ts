@@ -3,6 +3,7 @@
  * them, and percentiles. Latency is measured from the producer's acknowledgement of the batch that
  * carried an id to the moment the reader first sees it.
  */
+import type { Config } from '../platform/config.ts';
 import type { OutgoingRecord } from '../platform/kafka/port.ts';
 import { sleep } from '../platform/retry.ts';
 
@@ -109,4 +110,31 @@ export async function publishAtRate(options: RateOptions, meter = rateMeter()): 
   await poller;
   latencies.sort((a, b) => a - b);
   return { latencies, watched, achieved, see };
+}
+
+/**
+ * Settings of a benchmark run isolated on the running stack: the servers of `base`, its own topic
+ * prefix and ClickHouse database, and the batching of the sinks and the processor as configured, so
+ * that child processes measure what was configured rather than the defaults.
+ */
+export function isolatedSettings(base: Config, name: string, runId: string, logLevel = 'warn'): Record<string, string> {
+  return {
+    BACKBONE_KAFKA_BROKERS: base.kafkaBrokers.join(','),
+    BACKBONE_REGISTRY_URL: base.registryUrl,
+    BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
+    BACKBONE_TOPIC_PREFIX: `${name}-${runId}.`,
+    BACKBONE_CLICKHOUSE_DATABASE: `${name.replaceAll('-', '_')}_${runId}`,
+    BACKBONE_LOG_LEVEL: logLevel,
+    BACKBONE_SINK_BATCH_SIZE: String(base.sinkBatchSize),
+    BACKBONE_SINK_BATCH_BYTES: String(base.sinkBatchBytes),
+    BACKBONE_SINK_BATCH_MAX_MS: String(base.sinkBatchMaxMs),
+    BACKBONE_PROCESSOR_BATCH_SIZE: String(base.processorBatchSize),
+    BACKBONE_PROCESSOR_BATCH_BYTES: String(base.processorBatchBytes),
+    BACKBONE_PROCESSOR_BATCH_MAX_MS: String(base.processorBatchMaxMs),
+  };
+}
+
+/** Node flags for a child process that writes a V8 CPU profile into `dir` when it stops (none without a dir). */
+export function cpuProfileFlags(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }

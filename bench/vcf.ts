@@ -32,6 +32,7 @@ import { pgxPositions } from '../connectors/vcf/pgx-positions.ts';
 import { inspectFile, readText } from '../connectors/vcf/reader.ts';
 import { referenceCalls } from '../connectors/vcf/reference.ts';
 import { publishVcf } from '../connectors/vcf/runner.ts';
+import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -112,14 +113,7 @@ async function runChild(mode: string, file: string, env: Record<string, string>)
 }
 
 async function isolated(base: Config, name: string): Promise<Record<string, string>> {
-  const settings: Record<string, string> = {
-    BACKBONE_KAFKA_BROKERS: base.kafkaBrokers.join(','),
-    BACKBONE_REGISTRY_URL: base.registryUrl,
-    BACKBONE_CLICKHOUSE_URL: base.clickhouseUrl,
-    BACKBONE_TOPIC_PREFIX: `bench-vcf-${name}-${randomBytes(3).toString('hex')}.`,
-    BACKBONE_CLICKHOUSE_DATABASE: `bench_vcf_${randomBytes(3).toString('hex')}`,
-    BACKBONE_LOG_LEVEL: 'warn',
-  };
+  const settings = isolatedSettings(base, `bench-vcf-${name}`, randomBytes(3).toString('hex'));
   const config = loadConfig(settings);
   const log = createLogger({ level: 'warn', name: 'bench-vcf' });
   await setup(config, createKafka(config, log, '-bench-vcf'));

@@ -74,6 +74,11 @@ export function sinkCommand(config: Config): Promise<number> {
   return runService(config, 'variant-sink', (log) => startVariantSink(config, log));
 }
 
+export async function viewsSinkCommand(config: Config): Promise<number> {
+  const { startViewsSink } = await import('../services/views-sink/runner.ts');
+  return runService(config, 'views-sink', (log) => startViewsSink(config, log));
+}
+
 export async function processorCommand(args: string[], config: Config): Promise<number> {
   const { values } = parseArgs({ args, options: { instance: { type: 'string', default: 'main' } } });
   const { startPgxProcessor } = await import('../services/pgx-processor/runner.ts');

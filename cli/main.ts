@@ -51,7 +51,7 @@ const commands: Record<string, Command> = {
   'views-sink': {
     summary: 'run the views sink (PGx profiles and alerts to the ClickHouse views) until SIGTERM/SIGINT',
     usage: 'backbone views-sink',
-    run: async (_args, config) => (await import('./serve.ts')).viewsSinkCommand(config),
+    run: async (_args, config) => (await import('./commands.ts')).viewsSinkCommand(config),
   },
   serve: {
     summary: 'serve the read API, CDS Hooks service, webhook subscriptions and the page against the running stack',

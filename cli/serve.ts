@@ -11,7 +11,6 @@ import { Lifecycle } from '../platform/lifecycle.ts';
 import { createLogger, type Logger } from '../platform/log.ts';
 import { startTelemetry } from '../platform/telemetry.ts';
 import { cdsAudiences, startPointOfCare, type PointOfCareHandle, type PointOfCareOptions } from '../services/point-of-care/runner.ts';
-import { startViewsSink } from '../services/views-sink/runner.ts';
 
 export { startViewsSink } from '../services/views-sink/runner.ts';
 export { cdsOrderSign, cdsRequest } from '../services/point-of-care/client.ts';
@@ -62,25 +61,6 @@ export async function serveCommand(args: string[], config: Config): Promise<numb
   life.stopOnSignals(() => process.exit(0));
   try {
     await handle.failed;
-  } catch (error) {
-    log.fatal({ err: String(error) }, 'consumer failed for good');
-    await life.stop();
-    return 1;
-  }
-  return 0;
-}
-
-export async function viewsSinkCommand(config: Config): Promise<number> {
-  const log = createLogger({ level: config.logLevel, name: 'views-sink' });
-  const life = new Lifecycle(log);
-  life.add('telemetry', await startTelemetry(config, 'views-sink'), (stop) => stop());
-  const sink = life.add('views sink', await startViewsSink(config, log), (s) => s.stop());
-  life.stopOnSignals(() => {
-    log.info({ ...sink.stats }, 'views sink stopped');
-    process.exit(0);
-  });
-  try {
-    await sink.failed;
   } catch (error) {
     log.fatal({ err: String(error) }, 'consumer failed for good');
     await life.stop();

@@ -14,7 +14,7 @@ import kafkajs, {
 import type { Config } from '../config.ts';
 import { DependencyError, describeError, isRetriable } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { sleep } from '../retry.ts';
+import { retry, sleep } from '../retry.ts';
 import type {
   AdminPort,
   BatchHandler,
@@ -132,35 +132,25 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
         // All topics in as few produce requests as the size limit allows: one round trip, not one per topic.
         const tagged = batches.flatMap((b) => b.records.map((r) => ({ ...r, topic: b.topic })));
         for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
-          const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: OutgoingRecord['headers'] }[]>();
-          for (const r of chunk) {
-            const messages = byTopic.get(r.topic);
-            const message = { key: r.key, value: r.value, headers: r.headers };
-            if (messages === undefined) byTopic.set(r.topic, [message]);
-            else messages.push(message);
-          }
-          await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
+          const messages = groupByTopic(chunk, (r) => ({ key: r.key, value: r.value, headers: r.headers }));
+          await transaction.sendBatch({ acks: -1, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
-          const byTopic = new Map<string, { partition: number; offset: string }[]>();
-          for (const o of offsets.offsets) {
-            const partitions = byTopic.get(o.topic);
-            if (partitions === undefined) byTopic.set(o.topic, [{ partition: o.partition, offset: o.offset }]);
-            else partitions.push({ partition: o.partition, offset: o.offset });
-          }
-          const topics = [...byTopic.entries()].map(([topic, partitions]) => ({ topic, partitions }));
+          const topics = [...groupByTopic(offsets.offsets, (o) => ({ partition: o.partition, offset: o.offset }))].map(([topic, partitions]) => ({ topic, partitions }));
           // kafkajs sends AddOffsetsToTxn without retrying; right after the previous commit (a batch
           // with no output records starts with it) the broker may still answer CONCURRENT_TRANSACTIONS.
           // The refused request added nothing to the transaction, so it is simply sent again.
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await transaction.sendOffsets({ consumerGroupId: offsets.groupId, topics });
-              break;
-            } catch (error) {
-              if ((error as { type?: unknown }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 40) throw error;
-              await sleep(Math.min(1_000, 10 * 1.2 ** attempt));
-            }
-          }
+          await retry(
+            async (_attempt, bail) => {
+              try {
+                await transaction.sendOffsets({ consumerGroupId: offsets.groupId, topics });
+              } catch (error) {
+                if ((error as { type?: unknown }).type !== 'CONCURRENT_TRANSACTIONS') bail(error);
+                throw error;
+              }
+            },
+            { attempts: 41, initialDelayMs: 10, maxDelayMs: 1_000, what: 'kafka AddOffsetsToTxn' },
+          );
         }
         await transaction.commit();
       } catch (error) {
@@ -170,6 +160,17 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
     },
     close: () => producer.disconnect(),
   };
+}
+
+/** Items grouped by topic, in first-seen order within each topic (what kafkajs takes per topic). */
+function groupByTopic<T extends { topic: string }, V>(items: readonly T[], value: (item: T) => V): Map<string, V[]> {
+  const groups = new Map<string, V[]>();
+  for (const item of items) {
+    const group = groups.get(item.topic);
+    if (group === undefined) groups.set(item.topic, [value(item)]);
+    else group.push(value(item));
+  }
+  return groups;
 }
 
 async function connect(what: string, fn: () => Promise<void>): Promise<void> {

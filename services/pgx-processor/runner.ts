@@ -71,16 +71,6 @@ async function outputRecords(serde: Serde, names: ReturnType<typeof topics>, eva
   ];
 }
 
-function merge(batches: { topic: string; records: OutgoingRecord[] }[]): { topic: string; records: OutgoingRecord[] }[] {
-  const byTopic = new Map<string, OutgoingRecord[]>();
-  for (const b of batches) {
-    const records = byTopic.get(b.topic);
-    if (records === undefined) byTopic.set(b.topic, [...b.records]);
-    else for (const r of b.records) records.push(r);
-  }
-  return [...byTopic.entries()].map(([topic, records]) => ({ topic, records }));
-}
-
 export async function startPgxProcessor(config: Config, log: Logger, options: ProcessorOptions = {}, kafka: KafkaPort = createKafka(config, log, `-${PROCESSOR_STAGE}`)): Promise<ProcessorHandle> {
   const life = new Lifecycle(log);
   const kb = options.kb ?? loadKnowledgeBase();
@@ -121,7 +111,7 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
         stats.profiles += evaluation.profiles.length;
         stats.alerts += evaluation.alerts.length;
       }
-      await producer.commit(merge(out));
+      await producer.commit(out);
       for (const [k, v] of next) states.set(k, v);
       stats.reanalysed += next.size;
     }
@@ -211,8 +201,9 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
           if (lost !== undefined) throw new DependencyError('kafka', `partition ${lost.topic}[${lost.partition}] was reassigned; batch not committed`);
           for (const [k, v] of evaluated) pending.set(k, v);
           const waited = performance.now();
-          inFlight = producer.commit(merge(out), { groupId, offsets: nextOffsets(records) }).then(
-            () => {
+          inFlight = producer
+            .commit(out, { groupId, offsets: nextOffsets(records) })
+            .then(() => {
               // The next batch sets its pending states only after this callback has run.
               for (const [k, v] of evaluated) {
                 states.set(k, v);
@@ -225,20 +216,17 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
               stats.deadLettered += dead.length;
               stats.patients = states.size;
               if (dead.length > 0) log.warn({ deadLettered: dead.length }, 'records dead-lettered');
-              try {
-                log.debug(
-                  { records: records.length, patients: touched.size, outputs: out.reduce((n, b) => n + b.records.length, 0), computeMs: Math.round(computed - started), waitMs: Math.round(waited - computed), commitMs: Math.round(performance.now() - waited) },
-                  'batch committed',
-                );
-              } catch {
-                // A failing log line must not turn a committed batch into a failed one.
-              }
-            },
-            (error: unknown) => {
+              log.debug(
+                { records: records.length, patients: touched.size, outputs: out.reduce((n, b) => n + b.records.length, 0), computeMs: Math.round(computed - started), waitMs: Math.round(waited - computed), commitMs: Math.round(performance.now() - waited) },
+                'batch committed',
+              );
+            })
+            // A failed commit, or bookkeeping after it, is fatal: every later batch would fail on it
+            // and be read again, for ever. The restart goes on from what Kafka has committed.
+            .catch((error: unknown) => {
               fail(error);
               throw error;
-            },
-          );
+            });
           inFlight.catch(() => {}); // observed by the next batch, stop(), and `failed`
         },
         { kind: SpanKind.CONSUMER, ...(parent === undefined ? {} : { parent }) },

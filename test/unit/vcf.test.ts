@@ -3,7 +3,6 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateRawSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { valueType } from '../../platform/conform.ts';
@@ -17,7 +16,7 @@ import { inspectFile, readText } from '../../connectors/vcf/reader.ts';
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
-import { header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
+import { bgzfBlock, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -398,14 +397,3 @@ describe('errors are InvalidInputError', () => {
     for (const r of rejected) expect(r.error).toBeInstanceOf(InvalidInputError);
   });
 });
-
-function bgzfBlock(data: Buffer): Buffer {
-  const deflated = deflateRawSync(data);
-  const block = Buffer.alloc(26 + deflated.length);
-  block.set([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0], 0);
-  block.writeUInt16LE(block.length - 1, 16);
-  deflated.copy(block, 18);
-  block.writeUInt32LE(crc32(data), 18 + deflated.length);
-  block.writeUInt32LE(data.length, 22 + deflated.length);
-  return block;
-}
