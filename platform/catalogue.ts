@@ -47,6 +47,7 @@ export interface CatalogueEntry extends TopicSpec {
 
 export const TOPICS = {
   genotypeCalls: 'genomics.genotype-calls.v1',
+  variantBlocks: 'genomics.variant-blocks.v1',
   outsideCalls: 'pgx.outside-calls.v1',
   sourceDocuments: 'ops.source-documents.v1',
   deadLetter: 'ops.dead-letter.v1',

@@ -170,9 +170,9 @@ const KEYS = {
   },
   sinkBatchBytes: {
     env: 'BACKBONE_SINK_BATCH_BYTES',
-    doc: 'Bytes of Kafka record values per sink batch at most (bounds memory: one genotype event can hold thousands of calls)',
+    doc: 'Bytes of Kafka record values per sink batch at most (bounds memory: one variant block holds ~40,000 calls in 512 KB, each a row)',
     parse: positiveInt,
-    default: 8 * 1024 * 1024,
+    default: 2 * 1024 * 1024,
   },
   sinkBatchMaxMs: {
     env: 'BACKBONE_SINK_BATCH_MAX_MS',

@@ -2,6 +2,8 @@
  * TypeScript shapes of the Avro values in schemas/avro. Timestamps are epoch milliseconds.
  * A unit test checks that samples of these types are valid for the committed schemas.
  */
+import { InvalidInputError } from './errors.ts';
+
 export type SourceKind = 'VCF' | 'FHIR' | 'LAB_REPORT' | 'OTHER';
 export type Assembly = 'GRCh37' | 'GRCh38' | 'UNKNOWN';
 
@@ -39,6 +41,77 @@ export interface GenotypeCallSet {
   assembly: Assembly;
   calls: GenotypeCall[];
   lineage: Lineage;
+}
+
+/** The VCF connector's bulk events: many samples' non-reference calls, each site stated once. */
+export interface VariantBlock {
+  eventId: string;
+  sourceKind: SourceKind;
+  assembly: Assembly;
+  chrom: string;
+  samples: BlockSample[];
+  sites: VariantSite[];
+  lineage: Lineage;
+}
+
+export interface BlockSample {
+  column: number;
+  patientId: string;
+  sampleId: string;
+}
+
+export interface VariantSite {
+  pos: number;
+  ref: string;
+  alts: string[];
+  quality: number | null;
+  filters: string[];
+  variantId: string | null;
+  recordRef: string;
+  calls: SampleCall[];
+}
+
+export interface SampleCall {
+  column: number;
+  gt: (number | null)[];
+  phased: boolean;
+  phaseSet: number | null;
+  depth: number | null;
+  genotypeQuality: number | null;
+}
+
+/**
+ * A block's calls one by one, each with its sample and as a GenotypeCall (the shape every other
+ * source uses), so consumers handle both topics alike. Throws when a call names a sample the block
+ * does not list.
+ */
+export function* blockCalls(block: VariantBlock): Generator<{ sample: BlockSample; call: GenotypeCall }> {
+  const byColumn = new Map(block.samples.map((s) => [s.column, s]));
+  for (const site of block.sites) {
+    for (const c of site.calls) {
+      const sample = byColumn.get(c.column);
+      if (sample === undefined) throw new InvalidInputError(`call at ${block.chrom}:${site.pos} names sample column ${c.column}, which the block does not list`);
+      yield {
+        sample,
+        call: {
+          chrom: block.chrom,
+          pos: site.pos,
+          ref: site.ref,
+          alts: site.alts,
+          gt: c.gt,
+          phased: c.phased,
+          phaseSet: c.phaseSet,
+          depth: c.depth,
+          genotypeQuality: c.genotypeQuality,
+          quality: site.quality,
+          filters: site.filters,
+          variantId: site.variantId,
+          gene: null,
+          recordRef: site.recordRef,
+        },
+      };
+    }
+  }
 }
 
 export interface PgxOutsideCall {

@@ -61,7 +61,8 @@ export function stringBytes(s: string): number {
 export class Bytes {
   buf = Buffer.allocUnsafe(256);
   pos = 0;
-  private room(n: number): void {
+  /** Makes room for n more bytes at pos (callers may then write into buf directly). */
+  room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
@@ -146,6 +147,11 @@ export function lineageBytes(l: Lineage): Buffer {
     .string(l.connector)
     .string(l.pipelineVersion)
     .take();
+}
+
+/** A BlockSample record: column, patientId, sampleId. */
+export function blockSampleBytes(column: number, patientId: string, sampleId: string): Buffer {
+  return new Bytes().long(column).string(patientId).string(sampleId).take();
 }
 
 /** patientId, sampleId, sourceKind, assembly: the part of an event after its id, per sample. */

@@ -1,24 +1,31 @@
 /**
- * Pure core of the VCF connector: bytes of a VCF in, Avro-encoded GenotypeCallSet events and
- * rejected records out. No I/O here; the runner reads, publishes and dead-letters.
+ * Pure core of the VCF connector: bytes of a VCF in, Avro-encoded events and rejected records out.
+ * No I/O here; the runner reads, publishes and dead-letters.
  *
  * - The header is read with @gmod/vcf (header.ts). Records are scanned at the byte level in byte
  *   loops (no per-field strings), GT is decoded in place, and a hom-ref genotype costs a few byte
- *   comparisons. A kept call is Avro-encoded as it is found, appended to its sample's stream of the
- *   block: the site part (chrom, pos, ref, alts, quality, filters, id, recordRef) is encoded once
- *   per record and copied into each call. A block's events are those streams with their envelope.
+ *   comparisons. A kept call is Avro-encoded as it is found.
  * - Published: every call carrying an ALT allele, and every call (hom-ref and no-call too) at a PGx
  *   defining position, so the PGx caller can tell "reference" from "not tested".
- * - Events: one per sample and block. A block is a run of at most BLOCK_LINES consecutive records of
- *   one chromosome (fewer when it reaches BLOCK_CALLS calls). Event id = hash of file sha256, sample
- *   column and the block's first line: the same file always gives the same ids.
+ * - Two kinds of events, each call in exactly one of them. A block is a run of at most BLOCK_LINES
+ *   consecutive records of one chromosome (fewer when it reaches BLOCK_CALLS calls or its variant
+ *   block BLOCK_BYTES bytes).
+ *   - Calls at PGx positions: one GenotypeCallSet per sample and block, keyed by patient (what the
+ *     PGx processor reads). The site part of a call (chrom, pos, ref, alts, quality, filters, id,
+ *     recordRef) is encoded once per record and copied into each call of the sample's stream.
+ *     Event id = hash of file sha256, sample column and the block's first line.
+ *   - All other (non-reference) calls: one VariantBlock per block, every site stated once with the
+ *     calls of all its samples. A multi-sample VCF repeats each site for ~25 % of its samples; as
+ *     per-sample events that was ~40 of the ~57 bytes of a call, and 3/4 of the bytes on the wire.
+ *     Event id = hash of file sha256 and the block's first line.
+ *   The same file always gives the same ids.
  * - A record that cannot be represented losslessly is rejected with its line number and the reason;
  *   the rest of the file goes on. Records on contigs outside 1-22/X/Y/MT are skipped and counted.
  */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../../platform/errors.ts';
 import type { Assembly } from '../../platform/events.ts';
-import { Bytes, MAX_LONG_BYTES, lineageBytes, sampleHead, writeLong, writeString } from './avro.ts';
+import { ASSEMBLIES, Bytes, MAX_LONG_BYTES, blockSampleBytes, lineageBytes, sampleHead, writeLong, writeString } from './avro.ts';
 import { normaliseChrom } from './harmonise.ts';
 import { checkSignature, parseHeader, type VcfHeader } from './header.ts';
 import type { PgxPosition, PgxPositionIndex } from './pgx-positions.ts';
@@ -28,6 +35,8 @@ export const CONNECTOR = 'vcf';
 /** Block limits: part of the event-id scheme (changing them changes the ids of a re-sent file). */
 export const BLOCK_LINES = 4096;
 export const BLOCK_CALLS = 1_000_000;
+/** A variant block stays well below the broker's 1 MB message limit. */
+export const BLOCK_BYTES = 512 * 1024;
 /** A longer line is refused as not a VCF line (memory stays bounded). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -40,7 +49,9 @@ export interface FileFacts {
 }
 
 export interface EncodedEvent {
-  /** Kafka key: the patient id. */
+  /** 'calls': a GenotypeCallSet (genotype-calls topic); 'block': a VariantBlock (variant-blocks topic). */
+  kind: 'calls' | 'block';
+  /** Kafka key: the patient id (calls) or the event id (block). */
   key: string;
   eventId: string;
   /** Avro body, after the wire header when one was given. */
@@ -63,6 +74,8 @@ export interface VcfStats {
   /** Non-reference calls among them (ALT allele present). */
   nonRefCalls: number;
   events: number;
+  /** Of the events, how many are variant blocks (the rest are per-patient GenotypeCallSets). */
+  blockEvents: number;
   rejected: number;
   /** Records skipped because their contig is not 1-22/X/Y/MT, by contig name. */
   skippedContigs: Map<string, number>;
@@ -78,8 +91,10 @@ export interface VcfParserOptions {
   mapping: SampleMapping;
   /** The PGx defining positions (GRCh38); without them only non-reference calls are kept. */
   pgx?: PgxPositionIndex;
-  /** Confluent wire header (magic byte and schema id) put before each body; empty for dry runs. */
+  /** Confluent wire header (magic byte and schema id) put before each GenotypeCallSet body; empty for dry runs. */
   wireHeader?: Buffer;
+  /** The same for VariantBlock bodies. */
+  blockWireHeader?: Buffer;
   blockLines?: number;
   blockCalls?: number;
 }
@@ -166,6 +181,78 @@ class BlockStreams {
   }
 }
 
+/**
+ * The variant block being built: its VariantSite records, encoded one after the other. The calls of
+ * the record being scanned go to `calls` first (the site's call count precedes them); the site is
+ * written when the record's scan has succeeded. Samples are marked as used when their call lands.
+ */
+class VariantBlockWriter {
+  readonly sites = new Bytes();
+  siteCount = 0;
+  callCount = 0;
+  readonly calls = new Bytes();
+  recordCalls = 0;
+  /** Columns with calls in the record being scanned (marked as used when the site is written). */
+  recordColumns = new Int32Array(64);
+  readonly used: Uint8Array;
+  private readonly usedList: number[] = [];
+  private saved = { len: 0, sites: 0, calls: 0, used: 0 };
+
+  constructor(n: number) {
+    this.used = new Uint8Array(n);
+  }
+
+  begin(): void {
+    this.saved = { len: this.sites.pos, sites: this.siteCount, calls: this.callCount, used: this.usedList.length };
+    this.calls.reset();
+    this.recordCalls = 0;
+  }
+
+  undo(): void {
+    this.sites.pos = this.saved.len;
+    this.siteCount = this.saved.sites;
+    this.callCount = this.saved.calls;
+    while (this.usedList.length > this.saved.used) this.used[this.usedList.pop() as number] = 0;
+    this.calls.reset();
+    this.recordCalls = 0;
+  }
+
+  noteColumn(col: number): void {
+    if (this.recordCalls >= this.recordColumns.length) {
+      const grown = new Int32Array(this.recordColumns.length * 2);
+      grown.set(this.recordColumns);
+      this.recordColumns = grown;
+    }
+    this.recordColumns[this.recordCalls++] = col;
+  }
+
+  /** The record's calls become part of the block (after its site fields were written to `sites`). */
+  commitRecord(): void {
+    const w = this.sites;
+    w.long(this.recordCalls).raw(this.calls.buf.subarray(0, this.calls.pos)).long(0);
+    for (let i = 0; i < this.recordCalls; i++) {
+      const col = this.recordColumns[i] as number;
+      if (this.used[col] === 0) {
+        this.used[col] = 1;
+        this.usedList.push(col);
+      }
+    }
+    this.siteCount++;
+    this.callCount += this.recordCalls;
+    this.calls.reset();
+    this.recordCalls = 0;
+  }
+
+  clear(): void {
+    this.sites.reset();
+    this.siteCount = 0;
+    this.callCount = 0;
+    for (const col of this.usedList) this.used[col] = 0;
+    this.usedList.length = 0;
+    this.begin();
+  }
+}
+
 /** What scanSamples needs to know about the record being scanned (one reused object). */
 interface Site {
   line: number;
@@ -210,6 +297,7 @@ export class VcfParser {
   resolved: ResolvedSamples | undefined;
 
   private readonly wire: Buffer;
+  private readonly blockWire: Buffer;
   private readonly blockLinesLimit: number;
   private readonly blockCallsLimit: number;
   private readonly lineage: Buffer;
@@ -241,6 +329,9 @@ export class VcfParser {
   private blockFirstLine = 0;
   private blockLines = 0;
   private block = new BlockStreams(0);
+  private variants = new VariantBlockWriter(0);
+  /** Per column: its BlockSample record (undefined for an unmapped sample). */
+  private blockSamples: (Buffer | undefined)[] = [];
   private readonly site = newSite();
   /** Encodes the site part of the current site: the prefix (before GT), then the suffix. */
   private readonly siteBytes = new Bytes();
@@ -259,6 +350,7 @@ export class VcfParser {
 
   constructor(private readonly options: VcfParserOptions) {
     this.wire = options.wireHeader ?? Buffer.alloc(0);
+    this.blockWire = options.blockWireHeader ?? Buffer.alloc(0);
     this.blockLinesLimit = options.blockLines ?? BLOCK_LINES;
     this.blockCallsLimit = options.blockCalls ?? BLOCK_CALLS;
     const f = options.facts;
@@ -276,6 +368,7 @@ export class VcfParser {
       calls: 0,
       nonRefCalls: 0,
       events: 0,
+      blockEvents: 0,
       rejected: 0,
       skippedContigs: new Map(),
       recordsWithoutGenotypes: 0,
@@ -373,6 +466,7 @@ export class VcfParser {
       if (!(error instanceof InvalidInputError)) throw error;
       // Undo what the record added to the block (marked after any block flush it caused).
       this.block.undo();
+      this.variants.undo();
       this.stats.rejected++;
       const end = Math.min(e, s + 1048576);
       this.rejected.push({ line, error: new InvalidInputError(`line ${line}: ${error.message}`), bytes: Buffer.from(buf.subarray(s, end)) });
@@ -388,6 +482,8 @@ export class VcfParser {
     this.block = new BlockStreams(this.nSamples);
     this.resolved = resolveSamples(header.samples, this.options.mapping, this.options.facts.sha256);
     this.heads = this.resolved.columns.map((m) => (m === undefined ? undefined : sampleHead(m.patientId, m.sampleId, 'VCF', header.assembly)));
+    this.variants = new VariantBlockWriter(this.nSamples);
+    this.blockSamples = this.resolved.columns.map((m, col) => (m === undefined ? undefined : blockSampleBytes(col, m.patientId, m.sampleId)));
     const pgx = this.options.pgx;
     if (pgx === undefined) this.stats.pgx.reason = 'no PGx positions given';
     else if (header.assembly === 'GRCh37') {
@@ -404,6 +500,7 @@ export class VcfParser {
 
   private record(buf: Buffer, s: number, e: number, line: number): void {
     this.block.begin();
+    this.variants.begin();
     if (buf[s] === 35) throw new InvalidInputError('a header line (#) after the first record');
     // The tabs of the 9 fixed columns in one byte loop (their fields are short: cheaper than an
     // indexOf call per field).
@@ -448,7 +545,13 @@ export class VcfParser {
       skipped.set(this.chromName, (skipped.get(this.chromName) ?? 0) + 1);
       return;
     }
-    if (chrom !== this.blockChrom || this.blockLines >= this.blockLinesLimit || this.block.total >= this.blockCallsLimit) {
+    const variants = this.variants;
+    if (
+      chrom !== this.blockChrom ||
+      this.blockLines >= this.blockLinesLimit ||
+      this.block.total + variants.callCount >= this.blockCallsLimit ||
+      variants.sites.pos >= BLOCK_BYTES
+    ) {
       this.flush();
       this.blockChrom = chrom;
       this.blockFirstLine = line;
@@ -545,6 +648,14 @@ export class VcfParser {
     site.idEnd = t2;
     site.recordRef = '';
     this.scanSamples(buf, t8 + 1, e, fmt, site);
+    if (!pgxHere && variants.recordCalls > 0) {
+      // The record's non-reference calls go to the variant block, after its site fields.
+      const w = variants.sites.long(pos);
+      this.writeAlleles(w, site);
+      this.writeQualFiltersId(w, site);
+      w.decimal(line);
+      variants.commitRecord();
+    }
 
     // A gVCF reference block asserts its genotype at every position up to END: project it onto the
     // PGx positions inside the block (hom-ref and no-call calls only; see README).
@@ -573,6 +684,19 @@ export class VcfParser {
    */
   private encodeSite(site: Site): void {
     const w = this.siteBytes.reset().raw(this.chromBytes).long(site.pos);
+    this.writeAlleles(w, site);
+    const prefixEnd = w.pos;
+    this.writeQualFiltersId(w, site);
+    w.long(0); // gene: a VCF does not state it
+    if (site.recordRef !== '') w.string(site.recordRef);
+    else w.decimal(site.line);
+    this.sitePrefix = new Uint8Array(w.buf.buffer, w.buf.byteOffset, prefixEnd);
+    this.siteSuffix = new Uint8Array(w.buf.buffer, w.buf.byteOffset + prefixEnd, w.pos - prefixEnd);
+    site.encoded = true;
+  }
+
+  /** ref and alts of a site. */
+  private writeAlleles(w: Bytes, site: Site): void {
     const buf = site.buf;
     if (site.ref !== '') w.string(site.ref);
     else w.rawString(buf, site.refStart, site.refEnd); // validated bases: ASCII
@@ -589,7 +713,11 @@ export class VcfParser {
       }
       w.long(0);
     }
-    const prefixEnd = w.pos;
+  }
+
+  /** quality, filters and variantId of a site. */
+  private writeQualFiltersId(w: Bytes, site: Site): void {
+    const buf = site.buf;
     if (site.qual === null) w.long(0);
     else w.long(1).double(site.qual);
     if (site.filters === PASS) w.raw(PASS_BYTES);
@@ -597,12 +725,6 @@ export class VcfParser {
     if (site.idStart < 0) w.long(0);
     else if (isAscii(buf, site.idStart, site.idEnd)) w.long(1).rawString(buf, site.idStart, site.idEnd);
     else w.long(1).string(buf.toString('utf8', site.idStart, site.idEnd));
-    w.long(0); // gene: a VCF does not state it
-    if (site.recordRef !== '') w.string(site.recordRef);
-    else w.decimal(site.line);
-    this.sitePrefix = new Uint8Array(w.buf.buffer, w.buf.byteOffset, prefixEnd);
-    this.siteSuffix = new Uint8Array(w.buf.buffer, w.buf.byteOffset + prefixEnd, w.pos - prefixEnd);
-    site.encoded = true;
   }
 
   /** Walks the sample columns of one record, appending the calls the site asks for to their samples' streams. */
@@ -760,6 +882,10 @@ export class VcfParser {
    * phased, phaseSet, depth, genotypeQuality, the site suffix. The alleles are in this.gt.
    */
   private appendCall(site: Site, col: number, ploidy: number, phased: number, phaseSet: number, depth: number, quality: number, hasAlt: boolean): void {
+    if (!site.keepAll) {
+      this.appendBlockCall(col, ploidy, phased, phaseSet, depth, quality);
+      return;
+    }
     if (!site.encoded) this.encodeSite(site);
     const block = this.block;
     const gt = this.gt;
@@ -803,8 +929,55 @@ export class VcfParser {
     if (hasAlt) this.stats.nonRefCalls++;
   }
 
-  /** Publishes the block: one event per sample with calls, in column order. */
+  /** A non-reference call away from PGx positions, as a SampleCall of the variant block's current record. */
+  private appendBlockCall(col: number, ploidy: number, phased: number, phaseSet: number, depth: number, quality: number): void {
+    const variants = this.variants;
+    const w = variants.calls;
+    w.room(6 * ploidy + 48);
+    const out = w.buf;
+    const gt = this.gt;
+    let at = writeLong(out, w.pos, col);
+    at = writeLong(out, at, ploidy);
+    for (let j = 0; j < ploidy; j++) {
+      const allele = gt[j] as number;
+      if (allele < 0) out[at++] = 0;
+      else {
+        out[at++] = 2;
+        at = writeLong(out, at, allele);
+      }
+    }
+    out[at++] = 0; // end of the gt array
+    out[at++] = phased;
+    if (Number.isNaN(phaseSet)) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, phaseSet);
+    }
+    if (depth === INT_NULL) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, depth);
+    }
+    if (quality === INT_NULL) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, quality);
+    }
+    w.pos = at;
+    variants.noteColumn(col);
+    this.stats.nonRefCalls++;
+  }
+
+  /** Publishes the block: its variant block, and one event per sample with calls at PGx positions, in column order. */
   private flush(): void {
+    const variants = this.variants;
+    if (variants.siteCount > 0) {
+      this.events.push(this.encodeBlockEvent());
+      this.stats.events++;
+      this.stats.blockEvents++;
+      this.stats.calls += variants.callCount;
+    }
+    variants.clear();
     const block = this.block;
     if (block.total > 0) {
       const mapped = this.resolved?.columns ?? [];
@@ -835,7 +1008,26 @@ export class VcfParser {
     pos += calls.copy(out, pos, 0, callBytes);
     out[pos++] = 0; // end of the calls array
     pos = put(out, pos, this.lineage);
-    return { key: patientId, eventId, value: out.subarray(0, pos), calls: count };
+    return { kind: 'calls', key: patientId, eventId, value: out.subarray(0, pos), calls: count };
+  }
+
+  /** The VariantBlock: envelope, the samples with calls, the sites already encoded. */
+  private encodeBlockEvent(): EncodedEvent {
+    const v = this.variants;
+    const eventId = createHash('sha256').update(`${this.options.facts.sha256}:block:${this.blockFirstLine}`).digest('hex').slice(0, 32);
+    const w = new Bytes()
+      .raw(this.blockWire)
+      .string(eventId)
+      .long(0) // sourceKind VCF
+      .long(ASSEMBLIES.indexOf(this.header?.assembly ?? 'UNKNOWN'))
+      .string(this.blockChrom ?? ''); // not chromBytes: a new contig's first record flushes the block
+    let samples = 0;
+    for (let col = 0; col < this.nSamples; col++) if (v.used[col] === 1) samples++;
+    w.long(samples);
+    for (let col = 0; col < this.nSamples; col++) if (v.used[col] === 1) w.raw(this.blockSamples[col] as Buffer);
+    if (samples > 0) w.long(0);
+    w.long(v.siteCount).raw(v.sites.buf.subarray(0, v.sites.pos)).long(0).raw(this.lineage);
+    return { kind: 'block', key: eventId, eventId, value: w.buf.subarray(0, w.pos), calls: v.callCount };
   }
 }
 

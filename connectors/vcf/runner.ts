@@ -15,14 +15,14 @@ import { TOPICS, topicName } from '../../platform/catalogue.ts';
 import { valueType } from '../../platform/conform.ts';
 import { DeadLetterPublisher } from '../../platform/dead-letter.ts';
 import { InvalidInputError } from '../../platform/errors.ts';
-import type { GenotypeCallSet, SourceDocumentReceived } from '../../platform/events.ts';
+import type { SourceDocumentReceived } from '../../platform/events.ts';
 import type { KafkaPort, OutgoingRecord, ProducerPort } from '../../platform/kafka/port.ts';
 import type { Logger } from '../../platform/log.ts';
 import { createSerde, type Serde } from '../../platform/serde.ts';
 import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry.ts';
 import { PIPELINE_VERSION } from '../../platform/version.ts';
 import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats } from './core.ts';
-import { pgxPositions } from './pgx-positions.ts';
+import { PgxPositionIndex, pgxPositions } from './pgx-positions.ts';
 import { inspectFile, readText } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
 
@@ -57,6 +57,8 @@ export interface VcfSummary {
   unmappedSamples: string[];
   records: number;
   events: number;
+  /** Of the events, the variant blocks (genomics.variant-blocks.v1); the rest are per-patient. */
+  variantBlocks: number;
   calls: number;
   nonRefCalls: number;
   deadLettered: number;
@@ -83,25 +85,42 @@ const PROBE_VCF = [
   '',
 ].join('\n');
 
+/** The probe's first record is treated as a PGx position, so it yields both kinds of events. */
+const PROBE_PGX = new PgxPositionIndex({
+  source: 'probe',
+  release: 'probe',
+  dataVersion: 'probe',
+  license: 'probe',
+  assembly: 'GRCh38',
+  count: 1,
+  positions: [{ chrom: '1', pos: 1000, ref: 'A', alts: ['G'], rsid: 'rs1', gene: null, positionOfInterestOnly: false }],
+});
+
+const TOPIC_OF = { calls: TOPICS.genotypeCalls, block: TOPICS.variantBlocks } as const;
+
 /**
  * Checks the hand-written Avro encoding against avsc on the probe events and returns the wire
- * header (magic byte + registered schema id) for the genotype topic.
+ * headers (magic byte + registered schema id) of both event kinds.
  */
-export async function wireHeaderFor(serde: Serde): Promise<Buffer> {
+export async function wireHeadersFor(serde: Serde): Promise<{ calls: Buffer; block: Buffer }> {
   const parser = new VcfParser({
     facts: { sha256: '0'.repeat(64), sourceId: 'probe', lab: 'probe lab', ingestedAt: 1700000000000, pipelineVersion: PIPELINE_VERSION },
     mapping: { kind: 'keyed-hash', key: 'probe' },
+    pgx: PROBE_PGX,
   });
   parser.push(Buffer.from(PROBE_VCF));
   parser.end();
-  const [event] = parser.take().events;
-  if (event === undefined) throw new Error('VCF connector self-check produced no event');
-  const value = valueType(TOPICS.genotypeCalls).fromBuffer(event.value) as GenotypeCallSet;
-  const reference = await serde.encode(TOPICS.genotypeCalls, value);
-  if (!reference.subarray(5).equals(event.value)) {
-    throw new Error('VCF connector self-check failed: the hand-written Avro encoding differs from avsc for the committed schema');
+  const headers: Partial<Record<EncodedEvent['kind'], Buffer>> = {};
+  for (const event of parser.take().events) {
+    const topic = TOPIC_OF[event.kind];
+    const reference = await serde.encode(topic, valueType(topic).fromBuffer(event.value));
+    if (!reference.subarray(5).equals(event.value)) {
+      throw new Error(`VCF connector self-check failed: the hand-written Avro encoding of ${topic} differs from avsc for the committed schema`);
+    }
+    headers[event.kind] = Buffer.from(reference.subarray(0, 5));
   }
-  return Buffer.from(reference.subarray(0, 5));
+  if (headers.calls === undefined || headers.block === undefined) throw new Error('VCF connector self-check did not produce both kinds of events');
+  return { calls: headers.calls, block: headers.block };
 }
 
 export interface VcfDeps {
@@ -129,9 +148,9 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
-  const wireHeader = serde === undefined ? Buffer.alloc(0) : await wireHeaderFor(serde);
-  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), wireHeader });
-  const topic = topicName(TOPICS.genotypeCalls, config.topicPrefix);
+  const wire = serde === undefined ? undefined : await wireHeadersFor(serde);
+  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), ...(wire === undefined ? {} : { wireHeader: wire.calls, blockWireHeader: wire.block }) });
+  const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 
   let producer: ProducerPort | undefined;
   let ownProducer = false;
@@ -146,21 +165,20 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   const deadLetters = producer === undefined || serde === undefined ? undefined : new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
   const progress: Progress = { bytes: 0, totalBytes: inspected.byteSize, records: 0, calls: 0, events: 0 };
   let deadLettered = 0;
-  const type = valueType(TOPICS.genotypeCalls);
+  const types = { calls: valueType(TOPICS.genotypeCalls), block: valueType(TOPICS.variantBlocks) };
 
   try {
-    await withSpan(`${topic} publish`, { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'backbone.connector': CONNECTOR }, async () => {
+    await withSpan(`${topics.block} publish`, { 'messaging.system': 'kafka', 'messaging.destination.name': topics.block, 'backbone.connector': CONNECTOR }, async () => {
       const headers = injectTraceHeaders({});
       const inFlight: Promise<void>[] = [];
-      let batch: OutgoingRecord[] = [];
-      let batchBytes = 0;
-      const send = async (): Promise<void> => {
-        if (batch.length === 0 || producer === undefined) return;
-        const sending = producer.send(topic, batch);
+      const batches = { calls: { records: [] as OutgoingRecord[], bytes: 0 }, block: { records: [] as OutgoingRecord[], bytes: 0 } };
+      const send = async (kind: EncodedEvent['kind']): Promise<void> => {
+        const batch = batches[kind];
+        if (batch.records.length === 0 || producer === undefined) return;
+        const sending = producer.send(topics[kind], batch.records);
         sending.catch(() => {});
         inFlight.push(sending);
-        batch = [];
-        batchBytes = 0;
+        batches[kind] = { records: [], bytes: 0 };
         if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
       };
       const deliver = async (events: EncodedEvent[], rejected: RejectedRecord[]): Promise<void> => {
@@ -172,12 +190,14 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
         }
         for (const e of events) {
           if (dry !== undefined) {
-            if (!dry.write(`${JSON.stringify(type.fromBuffer(e.value))}\n`)) await new Promise((r) => dry.once('drain', r));
+            const line = { topic: topics[e.kind], key: e.key, value: types[e.kind].fromBuffer(e.value) as unknown };
+            if (!dry.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => dry.once('drain', r));
             continue;
           }
-          if (batchBytes + e.value.length > MAX_BATCH_BYTES) await send();
-          batch.push({ key: e.key, value: e.value, headers });
-          batchBytes += e.value.length + e.key.length + 64;
+          if (batches[e.kind].bytes + e.value.length > MAX_BATCH_BYTES) await send(e.kind);
+          const batch = batches[e.kind];
+          batch.records.push({ key: e.key, value: e.value, headers });
+          batch.bytes += e.value.length + e.key.length + 64;
         }
       };
       let checkedSamples = false;
@@ -200,7 +220,8 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
       parser.end();
       const out = parser.take();
       await deliver(out.events, out.rejected);
-      await send();
+      await send('calls');
+      await send('block');
       await Promise.all(inFlight);
     }, { kind: SpanKind.PRODUCER });
     if (producer !== undefined && serde !== undefined) {
@@ -244,6 +265,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     unmappedSamples: parser.resolved?.unmapped ?? [],
     records: s.records,
     events: s.events,
+    variantBlocks: s.blockEvents,
     calls: s.calls,
     nonRefCalls: s.nonRefCalls,
     deadLettered,

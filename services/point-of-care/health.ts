@@ -30,7 +30,7 @@ export interface Health {
 
 /** Consumer groups watched, by stage (group id is `${prefix}backbone.${stage}`). */
 export const WATCHED: { stage: string; topics: string[] }[] = [
-  { stage: 'variant-sink', topics: [TOPICS.genotypeCalls] },
+  { stage: 'variant-sink', topics: [TOPICS.genotypeCalls, TOPICS.variantBlocks] },
   { stage: 'pgx-processor', topics: [TOPICS.genotypeCalls, TOPICS.outsideCalls] },
   { stage: 'views-sink', topics: [TOPICS.profiles, TOPICS.alerts] },
   { stage: 'webhooks', topics: [TOPICS.alerts] },

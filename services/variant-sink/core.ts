@@ -1,10 +1,11 @@
 /**
- * Pure core of the variant sink: a decoded genotype event becomes rows of `variant_calls`.
+ * Pure core of the variant sink: a decoded genotype event (per patient) or variant block (many
+ * samples) becomes rows of `variant_calls`, one per call either way.
  * No I/O here; the runner decodes, inserts and commits.
  */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../../platform/errors.ts';
-import type { GenotypeCall, GenotypeCallSet } from '../../platform/events.ts';
+import { blockCalls, type GenotypeCall, type GenotypeCallSet, type Lineage, type VariantBlock } from '../../platform/events.ts';
 
 export const VARIANT_TABLE = 'variant_calls';
 
@@ -84,11 +85,36 @@ export function toRows(event: GenotypeCallSet, meta: RecordMeta): VariantCallRow
   if (event.patientId === '') throw new InvalidInputError('genotype event has an empty patientId');
   return event.calls.map((call, index) => {
     checkCall(call, index);
-    return {
+    return row(event, event.patientId, event.sampleId, call, index, meta);
+  });
+}
+
+/** Maps a variant block: one row per call, numbered in block order (site by site, column by column). */
+export function blockRows(block: VariantBlock, meta: RecordMeta): VariantCallRow[] {
+  if (block.sites.length === 0) throw new InvalidInputError('variant block has no sites');
+  const rows: VariantCallRow[] = [];
+  for (const { sample, call } of blockCalls(block)) {
+    if (sample.patientId === '') throw new InvalidInputError(`variant block sample column ${sample.column} has an empty patientId`);
+    checkCall(call, rows.length);
+    rows.push(row(block, sample.patientId, sample.sampleId, call, rows.length, meta));
+  }
+  if (block.sites.some((s) => s.calls.length === 0)) throw new InvalidInputError('variant block has a site without calls');
+  return rows;
+}
+
+function row(
+  event: { eventId: string; sourceKind: string; assembly: string; lineage: Lineage },
+  patientId: string,
+  sampleId: string,
+  call: GenotypeCall,
+  index: number,
+  meta: RecordMeta,
+): VariantCallRow {
+  return {
       event_id: event.eventId,
       call_index: index,
-      patient_id: event.patientId,
-      sample_id: event.sampleId,
+      patient_id: patientId,
+      sample_id: sampleId,
       source_kind: event.sourceKind,
       assembly: event.assembly,
       chrom: call.chrom,
@@ -116,8 +142,7 @@ export function toRows(event: GenotypeCallSet, meta: RecordMeta): VariantCallRow
       kafka_topic: meta.topic,
       kafka_partition: meta.partition,
       kafka_offset: meta.offset,
-    };
-  });
+  };
 }
 
 export function unixSeconds(epochMs: number): string {

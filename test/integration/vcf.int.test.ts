@@ -5,14 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, topicName } from '../../platform/catalogue.ts';
 import { DLQ_HEADERS } from '../../platform/dead-letter.ts';
-import type { DeadLetter, GenotypeCallSet, SourceDocumentReceived } from '../../platform/events.ts';
+import { blockCalls, type DeadLetter, type GenotypeCallSet, type SourceDocumentReceived, type VariantBlock } from '../../platform/events.ts';
+import { queryRows } from '../../platform/clickhouse/client.ts';
 import { createSerde } from '../../platform/serde.ts';
+import { startVariantSink } from '../../services/variant-sink/runner.ts';
 import { publishVcf } from '../../connectors/vcf/runner.ts';
 import { parseSampleMap } from '../../connectors/vcf/samples.ts';
 import { startUploadServer } from '../../connectors/vcf/serve.ts';
 import { scanDropFolder, type Seen } from '../../connectors/vcf/watch.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
-import { collect } from '../support/kafka.ts';
+import { collect, waitFor } from '../support/kafka.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
 const TOKEN = 'upload-token-for-the-integration-test-0123456789';
@@ -28,10 +30,10 @@ describe('VCF connector on the real stack', () => {
   });
   afterAll(async () => env.close());
 
-  const decodeAll = async (topic: string, count: number): Promise<{ key: string; value: GenotypeCallSet }[]> => {
+  const decodeAll = async <T>(topic: string, count: number): Promise<{ key: string; value: T }[]> => {
     const serde = createSerde(env.config);
     const records = await collect(env.kafka, topicName(topic, env.config.topicPrefix), count);
-    return Promise.all(records.map(async (r) => ({ key: r.key?.toString() ?? '', value: await serde.decode<GenotypeCallSet>(topic, r.value) })));
+    return Promise.all(records.map(async (r) => ({ key: r.key?.toString() ?? '', value: await serde.decode<T>(topic, r.value) })));
   };
 
   it('publishes a multi-sample VCF as decoded genotype events, dead-letters bad records, announces the file; a re-send repeats the ids', async () => {
@@ -39,18 +41,25 @@ describe('VCF connector on the real stack', () => {
     const file = path.join(FIXTURES, 'multisample-grch38.vcf');
     const summary = await publishVcf({ config: env.config, log: env.log, kafka: env.kafka }, file, { mapping, lab: 'Lab Nord' });
     expect(summary).toMatchObject({ assembly: 'GRCh38', samples: 4, deadLettered: 5, unmappedSamples: ['HG00096'], skippedContigRecords: 1 });
-    expect(summary.events).toBeGreaterThan(0);
+    expect(summary.variantBlocks).toBeGreaterThan(0);
+    const perPatient = summary.events - summary.variantBlocks;
+    expect(perPatient).toBeGreaterThan(0);
 
-    const events = await decodeAll(TOPICS.genotypeCalls, summary.events);
-    expect(events).toHaveLength(summary.events);
-    for (const { key, value } of events) {
-      expect(key).toBe(value.patientId);
+    const events = await decodeAll<GenotypeCallSet>(TOPICS.genotypeCalls, perPatient);
+    expect(events).toHaveLength(perPatient);
+    const blocks = await decodeAll<VariantBlock>(TOPICS.variantBlocks, summary.variantBlocks);
+    expect(blocks).toHaveLength(summary.variantBlocks);
+    for (const { key, value } of [...events, ...blocks]) {
+      expect(key).toBe('sites' in value ? value.eventId : value.patientId);
       expect(value.lineage).toMatchObject({ sourceSha256: summary.sha256, connector: 'vcf', lab: 'Lab Nord' });
       expect(value.assembly).toBe('GRCh38');
     }
-    expect(events.reduce((n, e) => n + e.value.calls.length, 0)).toBe(summary.calls);
+    const blockCallList = blocks.flatMap((b) => [...blockCalls(b.value)]);
+    expect(events.reduce((n, e) => n + e.value.calls.length, 0) + blockCallList.length).toBe(summary.calls);
     const cyp2c19 = events.filter((e) => e.value.patientId === 'PT-000101').flatMap((e) => e.value.calls).find((c) => c.pos === 94781859);
     expect(cyp2c19).toMatchObject({ chrom: '10', ref: 'G', alts: ['A'], gt: [1, 0], phased: true, phaseSet: 94761900, variantId: 'rs4244285' });
+    const mitochondrial = blockCallList.find((c) => c.sample.patientId === 'PT-000102' && c.call.chrom === 'MT' && c.call.pos === 73);
+    expect(mitochondrial?.call).toMatchObject({ gt: [1], depth: 1987, gene: null });
 
     const serde = createSerde(env.config);
     const dead = await collect(env.kafka, topicName(TOPICS.deadLetter, env.config.topicPrefix), 5);
@@ -65,9 +74,30 @@ describe('VCF connector on the real stack', () => {
     expect(announced).toMatchObject({ sourceKind: 'VCF', sha256: summary.sha256, eventCount: summary.events, deadLettered: 5, fileName: 'multisample-grch38.vcf' });
 
     await publishVcf({ config: env.config, log: env.log, kafka: env.kafka }, file, { mapping });
-    const twice = await decodeAll(TOPICS.genotypeCalls, 2 * summary.events);
-    expect(twice).toHaveLength(2 * summary.events);
-    expect(new Set(twice.map((e) => e.value.eventId)).size).toBe(summary.events);
+    const twice = await decodeAll<GenotypeCallSet>(TOPICS.genotypeCalls, 2 * perPatient);
+    expect(twice).toHaveLength(2 * perPatient);
+    expect(new Set(twice.map((e) => e.value.eventId)).size).toBe(perPatient);
+    const blocksTwice = await decodeAll<VariantBlock>(TOPICS.variantBlocks, 2 * summary.variantBlocks);
+    expect(new Set(blocksTwice.map((e) => e.value.eventId))).toEqual(new Set(blocks.map((b) => b.value.eventId)));
+
+    // Both kinds land in the variant store, one row per call, the re-sent copies deduplicated.
+    const sink = await startVariantSink(env.config, env.log);
+    try {
+      const [stored] = await waitFor(
+        'every call of the file in variant_calls_current',
+        () => queryRows<{ n: string; patients: string }>(env.clickhouse, 'SELECT count() AS n, uniqExact(patient_id) AS patients FROM variant_calls_current'),
+        (r) => Number(r[0]?.n ?? 0) >= summary.calls,
+      );
+      expect(Number(stored?.n)).toBe(summary.calls);
+      expect(Number(stored?.patients)).toBe(3);
+      const [row] = await queryRows<{ gt: (number | null)[]; depth: number; zygosity: string; record_ref: string; source_sha256: string }>(
+        env.clickhouse,
+        "SELECT gt, depth, zygosity, record_ref, source_sha256 FROM variant_calls_current WHERE patient_id = 'PT-000102' AND chrom = 'MT' AND pos = 73",
+      );
+      expect(row).toEqual({ gt: [1], depth: 1987, zygosity: 'hemi_alt', record_ref: mitochondrial?.call.recordRef, source_sha256: summary.sha256 });
+    } finally {
+      await sink.stop();
+    }
   });
 
   it('accepts uploads over HTTP from an authenticated publisher only, within the size limit', async () => {

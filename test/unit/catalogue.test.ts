@@ -27,6 +27,7 @@ describe('topic catalogue', () => {
     const entries = catalogue();
     expect(entries.map((e) => e.name)).toEqual([
       'genomics.genotype-calls.v1',
+      'genomics.variant-blocks.v1',
       'pgx.outside-calls.v1',
       'ops.source-documents.v1',
       'ops.dead-letter.v1',

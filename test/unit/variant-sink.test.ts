@@ -3,7 +3,8 @@ import { DependencyError, InvalidInputError } from '../../platform/errors.ts';
 import type { DeadLetterInput } from '../../platform/dead-letter.ts';
 import type { IncomingRecord } from '../../platform/kafka/port.ts';
 import { createLogger } from '../../platform/log.ts';
-import { dedupToken, toRows, zygosity, type VariantCallRow } from '../../services/variant-sink/core.ts';
+import type { VariantBlock } from '../../platform/events.ts';
+import { blockRows, dedupToken, toRows, zygosity, type VariantCallRow } from '../../services/variant-sink/core.ts';
 import { createSinkProcessor } from '../../services/variant-sink/processor.ts';
 import { genotypeEvent } from '../support/fixtures.ts';
 
@@ -58,6 +59,44 @@ describe('variant sink core', () => {
 
   it('refuses an event without calls', () => {
     expect(() => toRows({ ...genotypeEvent(1), calls: [] }, meta)).toThrow('genotype event has no calls');
+  });
+
+  it('maps a variant block to one row per call, each with its own sample and the shared site', () => {
+    const event = genotypeEvent(2);
+    const block: VariantBlock = {
+      eventId: 'b'.repeat(32),
+      sourceKind: 'VCF',
+      assembly: 'GRCh38',
+      chrom: '7',
+      samples: [
+        { column: 0, patientId: 'PT-A', sampleId: 'SM-A' },
+        { column: 3, patientId: 'PT-B', sampleId: 'SM-B' },
+      ],
+      sites: [
+        { pos: 1000, ref: 'A', alts: ['G', 'T'], quality: 50.5, filters: ['PASS'], variantId: 'rs1', recordRef: '40', calls: [
+          { column: 0, gt: [0, 2], phased: true, phaseSet: 900, depth: 30, genotypeQuality: 99 },
+          { column: 3, gt: [1, 1], phased: false, phaseSet: null, depth: null, genotypeQuality: null },
+        ] },
+        { pos: 1200, ref: 'C', alts: ['CT'], quality: null, filters: [], variantId: null, recordRef: '41', calls: [
+          { column: 3, gt: [1], phased: false, phaseSet: null, depth: 8, genotypeQuality: 20 },
+        ] },
+      ],
+      lineage: event.lineage,
+    };
+    const rows = blockRows(block, { ...meta, topic: 'genomics.variant-blocks.v1' });
+    expect(rows.map((r) => [r.call_index, r.patient_id, r.sample_id, r.chrom, r.pos, r.zygosity, r.record_ref])).toEqual([
+      [0, 'PT-A', 'SM-A', '7', 1000, 'het', '40'],
+      [1, 'PT-B', 'SM-B', '7', 1000, 'hom_alt', '40'],
+      [2, 'PT-B', 'SM-B', '7', 1200, 'hemi_alt', '41'],
+    ]);
+    expect(rows[0]).toMatchObject({ event_id: block.eventId, alts: ['G', 'T'], quality: 50.5, filters: ['PASS'], variant_id: 'rs1', phase_set: 900, depth: 30, gene: null, source_kind: 'VCF' });
+    const orphan = structuredClone(block);
+    orphan.sites[1]!.calls[0]!.column = 5;
+    expect(() => blockRows(orphan, meta)).toThrow(/sample column 5, which the block does not list/);
+    const wrongAllele = structuredClone(block);
+    wrongAllele.sites[1]!.calls[0]!.gt = [2];
+    expect(() => blockRows(wrongAllele, meta)).toThrow(/gt allele index 2 is outside 0\.\.1/);
+    expect(() => blockRows({ ...block, sites: [] }, meta)).toThrow('variant block has no sites');
   });
 
   it('derives the same dedup token for the same records, a different one otherwise', () => {

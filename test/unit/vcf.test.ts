@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { valueType } from '../../platform/conform.ts';
 import { InvalidInputError } from '../../platform/errors.ts';
-import type { GenotypeCall, GenotypeCallSet } from '../../platform/events.ts';
+import { blockCalls, type GenotypeCall, type GenotypeCallSet, type VariantBlock } from '../../platform/events.ts';
 import { writeLong } from '../../connectors/vcf/avro.ts';
-import { VcfParser, type FileFacts, type RejectedRecord } from '../../connectors/vcf/core.ts';
+import { BLOCK_BYTES, VcfParser, type EncodedEvent, type FileFacts, type RejectedRecord } from '../../connectors/vcf/core.ts';
 import { detectAssembly, normaliseChrom } from '../../connectors/vcf/harmonise.ts';
 import { pgxPositions } from '../../connectors/vcf/pgx-positions.ts';
 import { inspectFile, readText } from '../../connectors/vcf/reader.ts';
@@ -22,13 +22,30 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
 const FACTS: FileFacts = { sha256: 'f'.repeat(64), sourceId: 'sha256:test', lab: 'Lab Nord', ingestedAt: 1735689600000, pipelineVersion: '0.1.0' };
 const HASHED: SampleMapping = { kind: 'keyed-hash', key: 'unit-test-key' };
-const type = valueType(TOPICS.genotypeCalls);
+const types = { calls: valueType(TOPICS.genotypeCalls), block: valueType(TOPICS.variantBlocks) };
 
 interface Parsed {
   parser: VcfParser;
+  /** Per-patient events, with each variant block split into one per sample (its calls in site order). */
   events: GenotypeCallSet[];
-  bodies: Buffer[];
+  /** What the parser produced, as produced: both kinds, bodies and decoded values. */
+  produced: { kind: EncodedEvent['kind']; eventId: string; key: string; body: Buffer; value: GenotypeCallSet | VariantBlock }[];
+  blocks: VariantBlock[];
   rejected: RejectedRecord[];
+}
+
+/** A variant block as per-sample call sets, so assertions can treat both kinds of events alike. */
+function perSample(block: VariantBlock): GenotypeCallSet[] {
+  const bySample = new Map<number, GenotypeCallSet>();
+  for (const { sample, call } of blockCalls(block)) {
+    let set = bySample.get(sample.column);
+    if (set === undefined) {
+      set = { eventId: block.eventId, patientId: sample.patientId, sampleId: sample.sampleId, sourceKind: block.sourceKind, assembly: block.assembly, calls: [], lineage: block.lineage };
+      bySample.set(sample.column, set);
+    }
+    set.calls.push(call);
+  }
+  return [...bySample.entries()].sort(([a], [b]) => a - b).map(([, set]) => set);
 }
 
 function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; pgx?: boolean; sha256?: string } = {}): Parsed {
@@ -38,20 +55,23 @@ function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number
     ...(options.pgx === false ? {} : { pgx: pgxPositions() }),
     ...(options.blockLines === undefined ? {} : { blockLines: options.blockLines }),
   });
-  const bodies: Buffer[] = [];
+  const encoded: EncodedEvent[] = [];
   const rejected: RejectedRecord[] = [];
   const step = options.chunk ?? bytes.length;
   for (let i = 0; i < bytes.length; i += step) {
     parser.push(bytes.subarray(i, i + step));
     const out = parser.take();
-    bodies.push(...out.events.map((e) => e.value));
+    encoded.push(...out.events);
     rejected.push(...out.rejected);
   }
   parser.end();
   const out = parser.take();
-  bodies.push(...out.events.map((e) => e.value));
+  encoded.push(...out.events);
   rejected.push(...out.rejected);
-  return { parser, bodies, rejected, events: bodies.map((b) => type.fromBuffer(b) as GenotypeCallSet) };
+  const produced = encoded.map((e) => ({ kind: e.kind, eventId: e.eventId, key: e.key, body: e.value, value: types[e.kind].fromBuffer(e.value) as GenotypeCallSet | VariantBlock }));
+  const events = produced.flatMap((p) => (p.kind === 'block' ? perSample(p.value as VariantBlock) : [p.value as GenotypeCallSet]));
+  const blocks = produced.filter((p) => p.kind === 'block').map((p) => p.value as VariantBlock);
+  return { parser, produced, blocks, rejected, events };
 }
 
 function findCall(events: GenotypeCallSet[], patientId: string, chrom: string, pos: number): GenotypeCall | undefined {
@@ -98,7 +118,7 @@ describe('harmonisation', () => {
 });
 
 describe('VCF mapping on a multi-sample GRCh38 file', () => {
-  const { events, rejected, parser } = parse(fixture('multisample-grch38.vcf'), { mapping: MAP });
+  const { events, produced, rejected, parser } = parse(fixture('multisample-grch38.vcf'), { mapping: MAP });
 
   it('keys events by the mapped pseudonymous patient and reports the unmapped sample', () => {
     expect(new Set(events.map((e) => e.patientId))).toEqual(new Set(['PT-000101', 'PT-000102', 'PT-000103']));
@@ -154,11 +174,12 @@ describe('VCF mapping on a multi-sample GRCh38 file', () => {
       expect(e.sourceKind).toBe('VCF');
       for (const c of e.calls) expect(c.recordRef).toMatch(/^\d+$/);
     }
-    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+    const ids = produced.map((e) => e.eventId);
+    expect(new Set(ids).size).toBe(ids.length);
     const again = parse(fixture('multisample-grch38.vcf'), { mapping: MAP, chunk: 7 });
-    expect(again.events.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+    expect(again.produced.map((e) => e.eventId)).toEqual(ids);
     const otherFile = parse(fixture('multisample-grch38.vcf'), { mapping: MAP, sha256: 'e'.repeat(64) });
-    expect(otherFile.events.some((e) => events.some((f) => f.eventId === e.eventId))).toBe(false);
+    expect(otherFile.produced.some((e) => ids.includes(e.eventId))).toBe(false);
   });
 
   it('groups calls per sample and block; smaller blocks give more events but the same calls', () => {
@@ -213,11 +234,62 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
   });
 });
 
+describe('variant blocks', () => {
+  it('state each site once, list exactly the samples with calls, and never hold a PGx-position call', () => {
+    const { blocks, produced } = parse(fixture('multisample-grch38.vcf'), { mapping: MAP });
+    expect(blocks.length).toBeGreaterThan(0);
+    const pgx = pgxPositions();
+    for (const block of blocks) {
+      const listed = block.samples.map((s) => s.column);
+      const used = [...new Set(block.sites.flatMap((s) => s.calls.map((c) => c.column)))].sort((a, b) => a - b);
+      expect(listed).toEqual(used);
+      for (const site of block.sites) {
+        expect(site.calls.length).toBeGreaterThan(0);
+        expect(pgx.chrom(block.chrom)?.has(site.pos) ?? false).toBe(false);
+        for (const c of site.calls) expect(c.gt.some((a) => a !== null && a > 0)).toBe(true);
+      }
+      expect(new Set(block.sites.map((s) => s.recordRef)).size).toBe(block.sites.length);
+    }
+    // Keys: per-patient events by patient, blocks by their own id (spread over partitions).
+    for (const p of produced) expect(p.key).toBe(p.kind === 'block' ? p.eventId : (p.value as GenotypeCallSet).patientId);
+    for (const e of produced.filter((p) => p.kind === 'calls')) {
+      for (const c of (e.value as GenotypeCallSet).calls) expect(pgx.chrom(c.chrom)?.has(c.pos)).toBe(true);
+    }
+  });
+
+  it('stay below the size limit on a wide cohort, whatever the line count', () => {
+    const bytes = Buffer.from(syntheticHeader(400) + [...syntheticRecords({ records: 1500, samples: 400, seed: 5 })].join(''));
+    const { produced, parser } = parse(bytes, { pgx: false });
+    const blocks = produced.filter((p) => p.kind === 'block');
+    // 1,500 records of 400 samples are ~2 MB of calls: several blocks, each cut by bytes.
+    expect(blocks.length).toBeGreaterThan(3);
+    for (const b of blocks) expect(b.body.length).toBeLessThan(BLOCK_BYTES + 64 * 1024);
+    expect(blocks.reduce((n, b) => n + (b.value as VariantBlock).sites.reduce((m, s) => m + s.calls.length, 0), 0)).toBe(parser.stats.calls);
+  });
+
+  it('take nothing from a rejected record: neither its calls nor its samples', () => {
+    const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const rows = [
+      ['chr2', '1000', '.', 'A', 'G', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'],
+      // Samples 2 and 3 carry ALT calls before the last column turns out malformed.
+      ['chr2', '1001', '.', 'C', 'T', '50', 'PASS', '.', 'GT', '0/0', '1/1', '0/1', '0/9'],
+      ['chr2', '1002', '.', 'G', 'A', '50', 'PASS', '.', 'GT', '1/1', '0/0', '0/0', '0/0'],
+    ];
+    const { blocks, rejected } = parse(Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`));
+    expect(rejected.map((r) => r.line)).toEqual([head.split('\n').length + 2]);
+    expect(blocks).toHaveLength(1);
+    const [block] = blocks;
+    expect(block?.sites.map((s) => s.pos)).toEqual([1000, 1002]);
+    expect(block?.samples.map((s) => s.column)).toEqual([0]);
+  });
+});
+
 describe('Avro encoding', () => {
   it('is byte for byte what avsc writes for the committed schema', () => {
     for (const name of ['multisample-grch38.vcf', 'gvcf-grch38.g.vcf', 'v43-crlf.vcf', 'grch37-v41.vcf']) {
-      const { bodies, events } = parse(fixture(name));
-      for (const [i, body] of bodies.entries()) expect(type.toBuffer(events[i]).equals(body), name).toBe(true);
+      const { produced } = parse(fixture(name));
+      if (name === 'multisample-grch38.vcf') expect(new Set(produced.map((p) => p.kind))).toEqual(new Set(['calls', 'block']));
+      for (const p of produced) expect(types[p.kind].toBuffer(p.value).equals(p.body), name).toBe(true);
     }
   });
 
@@ -238,7 +310,7 @@ describe('Avro encoding', () => {
     ];
     const bytes = Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`);
     const ours = parse(bytes, { chunk: 97 });
-    for (const [i, body] of ours.bodies.entries()) expect(type.toBuffer(ours.events[i]).equals(body)).toBe(true);
+    for (const p of ours.produced) expect(types[p.kind].toBuffer(p.value).equals(p.body)).toBe(true);
     const reference = referenceCalls(bytes.toString('utf8'), pgxPositions());
     expect(ours.rejected.map((r) => r.line)).toEqual(reference.rejectedLines);
     const columnOf = new Map((ours.parser.resolved?.columns ?? []).map((c, i) => [c?.sampleId, i]));
@@ -347,7 +419,8 @@ describe('PGx positions and builds', () => {
 
   it('keeps hom-ref calls at PGx positions for an UNKNOWN build, marked UNKNOWN', () => {
     const { events } = parse(fixture('unknown-build.vcf'));
-    expect(events.flatMap((e) => e.calls).map((c) => [c.pos, c.gt])).toEqual([
+    // Sorted: the PGx-position call and the variant block's call are in different events.
+    expect(events.flatMap((e) => e.calls).sort((a, b) => a.pos - b.pos).map((c) => [c.pos, c.gt])).toEqual([
       [94781859, [0, 0]],
       [94781900, [0, 1]],
     ]);
