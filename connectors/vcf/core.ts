@@ -41,6 +41,7 @@ export const BLOCK_BYTES = 512 * 1024;
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 export interface FileFacts {
+  /** '' when not known yet: then events wait for resolveSha256. */
   sha256: string;
   sourceId: string;
   lab: string | null;
@@ -300,7 +301,11 @@ export class VcfParser {
   private readonly blockWire: Buffer;
   private readonly blockLinesLimit: number;
   private readonly blockCallsLimit: number;
-  private readonly lineage: Buffer;
+  private lineage: Buffer;
+  /** The file's sha256; '' until known (see resolveSha256). */
+  private sha256: string;
+  private waiting: DoneBlock[] = [];
+  private waitingBytes = 0;
   private carry: Buffer | undefined;
   private signatureChecked = false;
   /** The first bytes of the file, until there are enough to tell a VCF. */
@@ -354,14 +359,8 @@ export class VcfParser {
     this.blockLinesLimit = options.blockLines ?? BLOCK_LINES;
     this.blockCallsLimit = options.blockCalls ?? BLOCK_CALLS;
     const f = options.facts;
-    this.lineage = lineageBytes({
-      sourceId: f.sourceId,
-      sourceSha256: f.sha256,
-      lab: f.lab,
-      ingestedAt: f.ingestedAt,
-      connector: CONNECTOR,
-      pipelineVersion: f.pipelineVersion,
-    });
+    this.sha256 = f.sha256;
+    this.lineage = this.lineageFor(f.sha256, f.sourceId);
     this.stats = {
       lines: 0,
       records: 0,
@@ -375,6 +374,18 @@ export class VcfParser {
       unmappedCalls: 0,
       pgx: { active: false, reason: 'no PGx positions given', covered: 0, total: options.pgx?.size ?? 0 },
     };
+  }
+
+  private lineageFor(sha256: string, sourceId: string): Buffer {
+    const f = this.options.facts;
+    return lineageBytes({ sourceId, sourceSha256: sha256, lab: f.lab, ingestedAt: f.ingestedAt, connector: CONNECTOR, pipelineVersion: f.pipelineVersion });
+  }
+
+  /** Patient and sample ids per column, and their encoded forms (fallback sample ids derive from the file's sha256). */
+  private resolveColumns(header: VcfHeader, sha256: string): void {
+    this.resolved = resolveSamples(header.samples, this.options.mapping, sha256);
+    this.heads = this.resolved.columns.map((m) => (m === undefined ? undefined : sampleHead(m.patientId, m.sampleId, 'VCF', header.assembly)));
+    this.blockSamples = this.resolved.columns.map((m, col) => (m === undefined ? undefined : blockSampleBytes(col, m.patientId, m.sampleId)));
   }
 
   /** Feeds the next bytes of the (decompressed) file. Throws InvalidInputError for file-level problems. */
@@ -480,10 +491,8 @@ export class VcfParser {
     this.header = header;
     this.nSamples = header.samples.length;
     this.block = new BlockStreams(this.nSamples);
-    this.resolved = resolveSamples(header.samples, this.options.mapping, this.options.facts.sha256);
-    this.heads = this.resolved.columns.map((m) => (m === undefined ? undefined : sampleHead(m.patientId, m.sampleId, 'VCF', header.assembly)));
+    this.resolveColumns(header, this.sha256);
     this.variants = new VariantBlockWriter(this.nSamples);
-    this.blockSamples = this.resolved.columns.map((m, col) => (m === undefined ? undefined : blockSampleBytes(col, m.patientId, m.sampleId)));
     const pgx = this.options.pgx;
     if (pgx === undefined) this.stats.pgx.reason = 'no PGx positions given';
     else if (header.assembly === 'GRCh37') {
@@ -773,7 +782,8 @@ export class VcfParser {
             if (dpGq) {
               const end = plainDpGq(buf, p + 3, e, fields);
               if (end >= 0) {
-                this.appendCall(site, col, 2, allPhased ? 1 : 0, NaN, fields[0] as number, fields[1] as number, hasAlt);
+                if (keepAll) this.appendCall(site, col, 2, allPhased ? 1 : 0, NaN, fields[0] as number, fields[1] as number, hasAlt);
+                else this.appendBlockDiploid(col, a0, a1, allPhased ? 1 : 0, fields[0] as number, fields[1] as number);
                 p = end + 1;
                 continue;
               }
@@ -929,6 +939,43 @@ export class VcfParser {
     if (hasAlt) this.stats.nonRefCalls++;
   }
 
+  /**
+   * appendBlockCall for the usual call (two one-character alleles, DP and GQ, no PS), each small
+   * number written as its one-byte zigzag varint: this runs once per non-reference call.
+   */
+  private appendBlockDiploid(col: number, a0: number, a1: number, phased: number, depth: number, quality: number): void {
+    const variants = this.variants;
+    const w = variants.calls;
+    if (w.pos + 40 > w.buf.length) w.room(40);
+    const out = w.buf;
+    let at = w.pos;
+    if (col < 64) out[at++] = col << 1;
+    else at = writeLong(out, at, col);
+    out[at++] = 4; // gt: two items
+    if (a0 < 0) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      out[at++] = a0 << 1; // 0-9
+    }
+    if (a1 < 0) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      out[at++] = a1 << 1;
+    }
+    out[at++] = 0; // end of gt
+    out[at++] = phased;
+    out[at++] = 0; // no PS
+    out[at++] = 2;
+    if (depth < 64) out[at++] = depth << 1;
+    else at = writeLong(out, at, depth);
+    out[at++] = 2;
+    if (quality < 64) out[at++] = quality << 1;
+    else at = writeLong(out, at, quality);
+    w.pos = at;
+    variants.noteColumn(col);
+    this.stats.nonRefCalls++;
+  }
+
   /** A non-reference call away from PGx positions, as a SampleCall of the variant block's current record. */
   private appendBlockCall(col: number, ploidy: number, phased: number, phaseSet: number, depth: number, quality: number): void {
     const variants = this.variants;
@@ -971,64 +1018,117 @@ export class VcfParser {
   /** Publishes the block: its variant block, and one event per sample with calls at PGx positions, in column order. */
   private flush(): void {
     const variants = this.variants;
-    if (variants.siteCount > 0) {
-      this.events.push(this.encodeBlockEvent());
-      this.stats.events++;
-      this.stats.blockEvents++;
-      this.stats.calls += variants.callCount;
-    }
-    variants.clear();
     const block = this.block;
-    if (block.total > 0) {
-      const mapped = this.resolved?.columns ?? [];
+    if (variants.siteCount > 0 || block.total > 0) {
+      const done: DoneBlock = { firstLine: this.blockFirstLine, chrom: this.blockChrom ?? '', samples: [], sites: undefined, siteCount: 0, blockCalls: 0, used: [] };
+      if (variants.siteCount > 0) {
+        done.sites = variants.sites.buf.subarray(0, variants.sites.pos);
+        done.siteCount = variants.siteCount;
+        done.blockCalls = variants.callCount;
+        for (let col = 0; col < this.nSamples; col++) if (variants.used[col] === 1) done.used.push(col);
+      }
       for (let col = 0; col < this.nSamples; col++) {
         const count = block.count[col] as number;
-        if (count === 0) continue;
-        this.events.push(this.encodeEvent(col, mapped[col]?.patientId as string, this.heads[col] as Buffer, count));
-        this.stats.events++;
-        this.stats.calls += count;
+        if (count > 0) done.samples.push({ col, count, calls: (block.out[col] as Buffer).subarray(0, block.len[col]) });
+      }
+      if (this.sha256 !== '') this.emit(done);
+      else {
+        // The file's hash is not known yet: keep a copy of the block until it is (see resolveSha256).
+        if (done.sites !== undefined) done.sites = Buffer.from(done.sites);
+        for (const sample of done.samples) sample.calls = Buffer.from(sample.calls);
+        this.waiting.push(done);
+        this.waitingBytes += (done.sites?.length ?? 0) + done.samples.reduce((n, x) => n + x.calls.length, 0);
       }
     }
+    variants.clear();
     block.clear();
     this.blockLines = 0;
     this.blockChrom = undefined;
   }
 
+  /**
+   * The file's sha256, for a parser created without it (the runner hashes a large file while it is
+   * being scanned): event ids, fallback sample ids and lineage depend on it, so the blocks completed
+   * so far were kept, and become events now.
+   */
+  resolveSha256(sha256: string, sourceId: string): void {
+    if (this.sha256 !== '') throw new Error('the sha256 of the file is already known');
+    this.sha256 = sha256;
+    this.lineage = this.lineageFor(sha256, sourceId);
+    if (this.header !== undefined) this.resolveColumns(this.header, sha256);
+    for (const done of this.waiting) this.emit(done);
+    this.waiting = [];
+    this.waitingBytes = 0;
+  }
+
+  /** Bytes of completed blocks kept until the file's sha256 is known. */
+  get bytesWaiting(): number {
+    return this.waitingBytes;
+  }
+
+  private emit(done: DoneBlock): void {
+    if (done.sites !== undefined) {
+      this.events.push(this.encodeBlockEvent(done));
+      this.stats.events++;
+      this.stats.blockEvents++;
+      this.stats.calls += done.blockCalls;
+    }
+    const mapped = this.resolved?.columns ?? [];
+    for (const { col, count, calls } of done.samples) {
+      this.events.push(this.encodeEvent(col, mapped[col]?.patientId as string, this.heads[col] as Buffer, count, calls, done.firstLine));
+      this.stats.events++;
+      this.stats.calls += count;
+    }
+  }
+
   /** The event of one sample: the envelope around the calls already encoded in its stream. */
-  private encodeEvent(col: number, patientId: string, head: Buffer, count: number): EncodedEvent {
-    const calls = this.block.out[col] as Buffer;
-    const callBytes = this.block.len[col] as number;
-    const eventId = createHash('sha256').update(`${this.options.facts.sha256}:${col}:${this.blockFirstLine}`).digest('hex').slice(0, 32);
-    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + callBytes + 1 + this.lineage.length;
+  private encodeEvent(col: number, patientId: string, head: Buffer, count: number, calls: Buffer, firstLine: number): EncodedEvent {
+    const eventId = createHash('sha256').update(`${this.sha256}:${col}:${firstLine}`).digest('hex').slice(0, 32);
+    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + calls.length + 1 + this.lineage.length;
     const out = Buffer.allocUnsafe(size);
     let pos = put(out, 0, this.wire);
     pos = writeString(out, pos, eventId);
     pos = put(out, pos, head);
     pos = writeLong(out, pos, count);
-    pos += calls.copy(out, pos, 0, callBytes);
+    pos += calls.copy(out, pos);
     out[pos++] = 0; // end of the calls array
     pos = put(out, pos, this.lineage);
     return { kind: 'calls', key: patientId, eventId, value: out.subarray(0, pos), calls: count };
   }
 
   /** The VariantBlock: envelope, the samples with calls, the sites already encoded. */
-  private encodeBlockEvent(): EncodedEvent {
-    const v = this.variants;
-    const eventId = createHash('sha256').update(`${this.options.facts.sha256}:block:${this.blockFirstLine}`).digest('hex').slice(0, 32);
-    const w = new Bytes()
-      .raw(this.blockWire)
+  private encodeBlockEvent(done: DoneBlock): EncodedEvent {
+    const sites = done.sites ?? Buffer.alloc(0);
+    const eventId = createHash('sha256').update(`${this.sha256}:block:${done.firstLine}`).digest('hex').slice(0, 32);
+    let samples = 0;
+    for (const col of done.used) samples += (this.blockSamples[col] as Buffer).length;
+    const w = new Bytes();
+    w.room(this.blockWire.length + 40 + done.chrom.length + samples + sites.length + this.lineage.length + 4 * MAX_LONG_BYTES);
+    w.raw(this.blockWire)
       .string(eventId)
       .long(0) // sourceKind VCF
       .long(ASSEMBLIES.indexOf(this.header?.assembly ?? 'UNKNOWN'))
-      .string(this.blockChrom ?? ''); // not chromBytes: a new contig's first record flushes the block
-    let samples = 0;
-    for (let col = 0; col < this.nSamples; col++) if (v.used[col] === 1) samples++;
-    w.long(samples);
-    for (let col = 0; col < this.nSamples; col++) if (v.used[col] === 1) w.raw(this.blockSamples[col] as Buffer);
-    if (samples > 0) w.long(0);
-    w.long(v.siteCount).raw(v.sites.buf.subarray(0, v.sites.pos)).long(0).raw(this.lineage);
-    return { kind: 'block', key: eventId, eventId, value: w.buf.subarray(0, w.pos), calls: v.callCount };
+      .string(done.chrom)
+      .long(done.used.length);
+    for (const col of done.used) w.raw(this.blockSamples[col] as Buffer);
+    if (done.used.length > 0) w.long(0);
+    w.long(done.siteCount).raw(sites).long(0).raw(this.lineage);
+    return { kind: 'block', key: eventId, eventId, value: w.buf.subarray(0, w.pos), calls: done.blockCalls };
   }
+}
+
+/** A completed block, ready to become events (views of the live buffers, or copies while it waits). */
+interface DoneBlock {
+  firstLine: number;
+  chrom: string;
+  /** Per sample with calls at PGx positions: its encoded calls. */
+  samples: { col: number; count: number; calls: Buffer }[];
+  /** The variant block's encoded sites, if it has any. */
+  sites: Buffer | undefined;
+  siteCount: number;
+  blockCalls: number;
+  /** Columns with calls in the variant block, ascending. */
+  used: number[];
 }
 
 /** Copies src into out at pos (a byte loop beats Buffer#copy for the short site parts). */

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { createGunzip, gunzip } from 'node:zlib';
 import { InvalidInputError } from '../../platform/errors.ts';
 
@@ -113,6 +114,49 @@ export async function inspectFile(file: string): Promise<FileInspection> {
     }
   }
   return { sha256: hash.digest('hex'), byteSize, compression: compression ?? 'none' };
+}
+
+/** The compression of a file, from its first bytes (the framing is checked by inspectFile). */
+export async function sniffCompression(file: string): Promise<Compression> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(18), 0, 18, 0);
+    const head = buffer.subarray(0, bytesRead);
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return isBgzfHeader(head) ? 'bgzf' : 'gzip';
+    return 'none';
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The hashing worker: plain CommonJS, evaluated, so it needs no TypeScript loader and starts in ~30 ms. */
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { createReadStream } = require('node:fs');
+const hash = createHash('sha256');
+let byteSize = 0;
+createReadStream(workerData.file, { highWaterMark: 1 << 20 })
+  .on('data', (chunk) => { hash.update(chunk); byteSize += chunk.length; })
+  .on('error', (error) => parentPort.postMessage({ error: String((error && error.message) || error) }))
+  .on('end', () => parentPort.postMessage({ sha256: hash.digest('hex'), byteSize }));
+`;
+
+/**
+ * sha256 and size of a plain file, computed on a worker thread: hashing a large file is a pass over
+ * all of it (~0.3 s per 250 MB), which the main thread would otherwise spend before scanning.
+ */
+export function hashInWorker(file: string): Promise<{ sha256: string; byteSize: number }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: { file } });
+    worker.once('message', (m: { sha256?: string; byteSize?: number; error?: string }) => {
+      if (m.sha256 !== undefined && m.byteSize !== undefined) resolve({ sha256: m.sha256, byteSize: m.byteSize });
+      else reject(new InvalidInputError(`${file}: cannot be read: ${m.error ?? 'unknown error'}`));
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the hashing worker exited with code ${code} before it answered`)));
+  });
 }
 
 /** Progress of the second pass in bytes of the file as stored (compressed bytes for gzip). */

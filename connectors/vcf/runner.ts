@@ -23,7 +23,7 @@ import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry
 import { PIPELINE_VERSION } from '../../platform/version.ts';
 import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats } from './core.ts';
 import { PgxPositionIndex, pgxPositions } from './pgx-positions.ts';
-import { inspectFile, readText } from './reader.ts';
+import { hashInWorker, inspectFile, readText, sniffCompression } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
 
 export interface VcfPublishOptions {
@@ -71,6 +71,10 @@ export interface VcfSummary {
 
 /** Records per Kafka produce request are capped by bytes: the broker refuses batches over ~1 MB per partition. */
 const MAX_BATCH_BYTES = 900 * 1024;
+/** Plain files at least this large are hashed while they are scanned (smaller ones: hashing first is quicker than starting a worker). */
+const HASH_WHILE_SCANNING = 32 * 1024 * 1024;
+/** Encoded blocks kept while the hash is computed; the scan waits for the hash beyond this. */
+const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 /** Produce requests awaiting acknowledgement while the next batches are prepared. */
 const MAX_IN_FLIGHT = 4;
 
@@ -139,16 +143,26 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   });
   if (!info.isFile()) throw new InvalidInputError(`${file}: not a regular file`);
   if (info.size === 0) throw new InvalidInputError(`${file}: the file is empty`);
-  const inspected = await inspectFile(file).catch((error: unknown) => {
-    if (error instanceof InvalidInputError) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
-    throw error;
-  });
-  const { sha256 } = inspected;
-  const sourceId = `sha256:${sha256}`;
-  const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
+  // A large plain file is hashed on a worker thread while it is scanned; its events wait in the
+  // parser until the hash (part of their ids and lineage) is known, so nothing is published before.
+  // Compressed files are inspected first: their framing must be checked end to end before publishing.
+  const plain = (await sniffCompression(file)) === 'none';
+  let hashing = plain && info.size >= HASH_WHILE_SCANNING ? hashInWorker(file) : undefined;
+  hashing?.catch(() => {});
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
-  const wire = serde === undefined ? undefined : await wireHeadersFor(serde);
+  const [inspected, wire] = await Promise.all([
+    hashing !== undefined
+      ? { sha256: '', byteSize: info.size, compression: 'none' as const }
+      : inspectFile(file).catch((error: unknown) => {
+          if (error instanceof InvalidInputError) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
+          throw error;
+        }),
+    serde === undefined ? undefined : wireHeadersFor(serde),
+  ]);
+  let sha256 = inspected.sha256;
+  let sourceId = sha256 === '' ? '' : `sha256:${sha256}`;
+  const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
   const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), ...(wire === undefined ? {} : { wireHeader: wire.calls, blockWireHeader: wire.block }) });
   const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 
@@ -165,6 +179,15 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   const deadLetters = producer === undefined || serde === undefined ? undefined : new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
   const progress: Progress = { bytes: 0, totalBytes: inspected.byteSize, records: 0, calls: 0, events: 0 };
   let deadLettered = 0;
+  const resolveHash = async (): Promise<void> => {
+    if (hashing === undefined) return;
+    const hashed = await hashing;
+    hashing = undefined;
+    if (hashed.byteSize !== info.size) throw new InvalidInputError(`${file}: the file changed while it was read (${info.size} bytes, then ${hashed.byteSize})`);
+    sha256 = hashed.sha256;
+    sourceId = `sha256:${sha256}`;
+    parser.resolveSha256(sha256, sourceId);
+  };
   const types = { calls: valueType(TOPICS.genotypeCalls), block: valueType(TOPICS.variantBlocks) };
 
   try {
@@ -210,7 +233,13 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
             throw new InvalidInputError(`none of the ${r.columns.length} samples of the VCF is in the sample map, so nothing can be published`);
           }
         }
-        const out = parser.take();
+        if (hashing !== undefined && parser.bytesWaiting > MAX_WAITING_BYTES) await resolveHash();
+        let out = parser.take();
+        // A dead letter names its source: the hash must be known (the events then follow at once).
+        if (hashing !== undefined && out.rejected.length > 0) {
+          await resolveHash();
+          out = { events: parser.take().events, rejected: out.rejected };
+        }
         await deliver(out.events, out.rejected);
         progress.records = parser.stats.records;
         progress.calls = parser.stats.calls;
@@ -218,6 +247,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
         options.onProgress?.(progress);
       }
       parser.end();
+      await resolveHash();
       const out = parser.take();
       await deliver(out.events, out.rejected);
       await send('calls');

@@ -267,6 +267,24 @@ describe('variant blocks', () => {
     expect(blocks.reduce((n, b) => n + (b.value as VariantBlock).sites.reduce((m, s) => m + s.calls.length, 0), 0)).toBe(parser.stats.calls);
   });
 
+  it('are the same when the file hash arrives after the scan began (blocks wait for it)', () => {
+    const bytes = fixture('multisample-grch38.vcf');
+    const known = parse(bytes, { blockLines: 3 });
+    const late = new VcfParser({ facts: { ...FACTS, sha256: '' }, mapping: HASHED, pgx: pgxPositions(), blockLines: 3 });
+    const half = Math.floor(bytes.length * 0.8);
+    late.push(bytes.subarray(0, half));
+    const early = late.take();
+    expect(early.events).toEqual([]);
+    expect(late.bytesWaiting).toBeGreaterThan(0);
+    late.resolveSha256(FACTS.sha256, FACTS.sourceId);
+    expect(late.bytesWaiting).toBe(0);
+    const bodies = late.take().events.map((e) => e.value);
+    late.push(bytes.subarray(half));
+    late.end();
+    bodies.push(...late.take().events.map((e) => e.value));
+    expect(bodies).toEqual(known.produced.map((p) => p.body));
+  });
+
   it('take nothing from a rejected record: neither its calls nor its samples', () => {
     const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
     const rows = [
