@@ -36,6 +36,8 @@ export interface VcfPublishOptions {
   /** Write the events as JSON lines here instead of publishing; no server is touched. */
   dryRun?: Writable;
   onProgress?: (p: Progress) => void;
+  /** Plain files of at least this many bytes are hashed while scanned (default 32 MiB; tests lower it). */
+  hashWhileScanningFrom?: number;
 }
 
 export interface Progress {
@@ -147,7 +149,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   // parser until the hash (part of their ids and lineage) is known, so nothing is published before.
   // Compressed files are inspected first: their framing must be checked end to end before publishing.
   const plain = (await sniffCompression(file)) === 'none';
-  let hashing = plain && info.size >= HASH_WHILE_SCANNING ? hashInWorker(file) : undefined;
+  let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? hashInWorker(file) : undefined;
   hashing?.catch(() => {});
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;

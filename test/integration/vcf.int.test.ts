@@ -80,6 +80,17 @@ describe('VCF connector on the real stack', () => {
     const blocksTwice = await decodeAll<VariantBlock>(TOPICS.variantBlocks, 2 * summary.variantBlocks);
     expect(new Set(blocksTwice.map((e) => e.value.eventId))).toEqual(new Set(blocks.map((b) => b.value.eventId)));
 
+    // Hashed on a worker while scanned (what large files get): the same ids, lineage and dead letters.
+    const third = await publishVcf({ config: env.config, log: env.log, kafka: env.kafka }, file, { mapping, lab: 'Lab Nord', hashWhileScanningFrom: 0 });
+    expect(third).toMatchObject({ sha256: summary.sha256, events: summary.events, calls: summary.calls, deadLettered: 5 });
+    const thrice = await decodeAll<GenotypeCallSet>(TOPICS.genotypeCalls, 3 * perPatient);
+    expect(new Set(thrice.map((e) => e.value.eventId)).size).toBe(perPatient);
+    for (const e of thrice) expect(e.value.lineage.sourceSha256).toBe(summary.sha256);
+    const blocksThrice = await decodeAll<VariantBlock>(TOPICS.variantBlocks, 3 * summary.variantBlocks);
+    expect(new Set(blocksThrice.map((e) => e.value.eventId)).size).toBe(summary.variantBlocks);
+    const deadThrice = await collect(env.kafka, topicName(TOPICS.deadLetter, env.config.topicPrefix), 15);
+    expect(deadThrice).toHaveLength(15);
+
     // Both kinds land in the variant store, one row per call, the re-sent copies deduplicated.
     const sink = await startVariantSink(env.config, env.log);
     try {

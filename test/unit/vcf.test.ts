@@ -12,7 +12,7 @@ import { writeLong } from '../../connectors/vcf/avro.ts';
 import { BLOCK_BYTES, VcfParser, type EncodedEvent, type FileFacts, type RejectedRecord } from '../../connectors/vcf/core.ts';
 import { detectAssembly, normaliseChrom } from '../../connectors/vcf/harmonise.ts';
 import { pgxPositions } from '../../connectors/vcf/pgx-positions.ts';
-import { inspectFile, readText } from '../../connectors/vcf/reader.ts';
+import { hashInWorker, inspectFile, readText, sniffCompression } from '../../connectors/vcf/reader.ts';
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
@@ -385,9 +385,15 @@ describe('line ends, compression and versions', () => {
     expect(Buffer.concat(chunks).equals(text)).toBe(true);
 
     const plain = fixture('multisample-grch38.vcf');
+    const plainFile = path.join(FIXTURES, 'multisample-grch38.vcf');
+    expect(await sniffCompression(plainFile)).toBe('none');
+    // The worker's hash is the one the inspection computes.
+    expect(await hashInWorker(plainFile)).toEqual({ sha256: (await inspectFile(plainFile)).sha256, byteSize: plain.length });
+    await expect(hashInWorker(path.join(dir, 'missing.vcf'))).rejects.toThrow(/cannot be read/);
     for (const [name, compression] of [['multisample-grch38.vcf.gz', 'bgzf'], ['grch37-v41.vcf.gz', 'gzip']] as const) {
       const file = path.join(FIXTURES, name);
       expect((await inspectFile(file)).compression).toBe(compression);
+      expect(await sniffCompression(file)).toBe(compression);
       const got: Buffer[] = [];
       for await (const c of readText(file, compression)) got.push(c);
       const expected = name.startsWith('multi') ? plain : fixture('grch37-v41.vcf');
