@@ -117,14 +117,17 @@ export async function wireHeadersFor(serde: Serde): Promise<{ calls: Buffer; blo
   parser.push(Buffer.from(PROBE_VCF));
   parser.end();
   const headers: Partial<Record<EncodedEvent['kind'], Buffer>> = {};
-  for (const event of parser.take().events) {
-    const topic = TOPIC_OF[event.kind];
-    const reference = await serde.encode(topic, valueType(topic).fromBuffer(event.value));
-    if (!reference.subarray(5).equals(event.value)) {
-      throw new Error(`VCF connector self-check failed: the hand-written Avro encoding of ${topic} differs from avsc for the committed schema`);
-    }
-    headers[event.kind] = Buffer.from(reference.subarray(0, 5));
-  }
+  // Both schema ids are looked up at once (a registry round trip each).
+  await Promise.all(
+    parser.take().events.map(async (event) => {
+      const topic = TOPIC_OF[event.kind];
+      const reference = await serde.encode(topic, valueType(topic).fromBuffer(event.value));
+      if (!reference.subarray(5).equals(event.value)) {
+        throw new Error(`VCF connector self-check failed: the hand-written Avro encoding of ${topic} differs from avsc for the committed schema`);
+      }
+      headers[event.kind] = Buffer.from(reference.subarray(0, 5));
+    }),
+  );
   if (headers.calls === undefined || headers.block === undefined) throw new Error('VCF connector self-check did not produce both kinds of events');
   return { calls: headers.calls, block: headers.block };
 }
