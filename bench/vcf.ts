@@ -73,7 +73,7 @@ async function child(mode: string, file: string): Promise<void> {
     let resolved = hashing === undefined;
     for await (const chunk of readText(file, inspected.compression)) {
       parser.push(chunk);
-      if (!resolved && parser.bytesWaiting > 32 * 1024 * 1024) {
+      if (!resolved && parser.bytesWaiting > 8 * 1024 * 1024) {
         parser.resolveSha256((await (hashing as Promise<{ sha256: string }>)).sha256, 'bench');
         resolved = true;
       }

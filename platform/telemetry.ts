@@ -14,7 +14,6 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import type { Config } from './config.ts';
 
 export type KafkaHeaders = Record<string, string | Buffer | undefined>;
@@ -73,6 +72,8 @@ export { SpanKind };
 /** Starts the SDK as configured; returns its shutdown. With exporter 'none' nothing is started. */
 export async function startTelemetry(config: Config, serviceName: string): Promise<() => Promise<void>> {
   if (config.telemetryExporter === 'none') return async () => {};
+  // Loaded only when spans are exported: the SDK adds ~40 MB to every process that imports it.
+  const { NodeSDK, tracing } = await import('@opentelemetry/sdk-node');
   const exporter =
     config.telemetryExporter === 'console'
       ? new tracing.ConsoleSpanExporter()
