@@ -63,6 +63,28 @@ describe('schema registry and Confluent wire format', () => {
     expect(decoded.calls[0]?.pos).toBe(event.calls[0]?.pos);
   });
 
+  it('decodes only the named fields, from current and older writer schemas alike', async () => {
+    const serde = createSerde(env.config);
+    const event = genotypeEvent(3, { calls: 4 });
+    const bytes = await serde.encode(TOPICS.genotypeCalls, event);
+    const picked = await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, bytes, ['patientId', 'assembly']);
+    expect(picked).toEqual({ patientId: event.patientId, assembly: event.assembly });
+
+    // Written with an older version (no `gene` in the calls), read back through the projection.
+    const current = entry(TOPICS.genotypeCalls).schema as { fields: { name: string; type: unknown }[] };
+    const older: typeof current = structuredClone(current);
+    const olderCalls = (older.fields.find((f) => f.name === 'calls')?.type as { items: { fields: { name: string }[] } }).items;
+    olderCalls.fields = olderCalls.fields.filter((f) => f.name !== 'gene');
+    const olderId = await registerBackward(createRegistryClient(env.config), `${env.config.topicPrefix}projection-value`, older);
+    const avro = (await import('avsc')).default;
+    const { gene: _gene, ...oldCall } = event.calls[0] ?? ({} as never);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(olderId, 1);
+    const old = Buffer.concat([header, avro.Type.forSchema(older as never).toBuffer({ ...event, calls: [oldCall] })]);
+    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, ['eventId'])).toEqual({ eventId: event.eventId });
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, ['noSuchField'])).rejects.toThrow(/no field noSuchField/);
+  });
+
   it('refuses an incompatible schema change with BACKWARD compatibility in force', async () => {
     const registry = createRegistryClient(env.config);
     const subject = valueSubject(topicName(TOPICS.genotypeCalls, env.config.topicPrefix));
