@@ -18,8 +18,8 @@ import type { Logger } from '../../platform/log.ts';
 import { createSerde, type Serde } from '../../platform/serde.ts';
 import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan, type KafkaHeaders } from '../../platform/telemetry.ts';
 import { PIPELINE_VERSION } from '../../platform/version.ts';
-import { loadKnowledgeBase, pgxPositionIndex, type KnowledgeBase } from '../../domain/pgx/index.ts';
-import { applyInput, emptyState, evaluate, type CoreContext, type Evaluation, type Input } from './core.ts';
+import { loadKnowledgeBase, type KnowledgeBase } from '../../domain/pgx/index.ts';
+import { applyInput, definingPositions, emptyState, evaluate, type CoreContext, type Evaluation, type Input } from './core.ts';
 import { PatientStates, type HeldState } from './states.ts';
 
 export const PROCESSOR_STAGE = 'pgx-processor';
@@ -88,8 +88,7 @@ function outputHeaders(): KafkaHeaders | undefined {
 export async function startPgxProcessor(config: Config, log: Logger, options: ProcessorOptions = {}, kafka: KafkaPort = createKafka(config, log, `-${PROCESSOR_STAGE}`)): Promise<ProcessorHandle> {
   const life = new Lifecycle(log);
   const kb = options.kb ?? loadKnowledgeBase();
-  const positions = pgxPositionIndex(kb);
-  const ctx: CoreContext = { kb, isDefining: (chrom, pos) => positions.has(`${chrom}:${pos}`), pipelineVersion: PIPELINE_VERSION };
+  const ctx: CoreContext = { kb, isDefining: definingPositions(kb), pipelineVersion: PIPELINE_VERSION };
   const names = topics(config);
   const serde = createSerde(config);
   const groupId = `${config.topicPrefix}backbone.${PROCESSOR_STAGE}`;
