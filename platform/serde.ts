@@ -16,10 +16,19 @@ export interface Serde {
   encode(topic: string, value: unknown): Promise<Buffer>;
   decode<T>(topic: string, bytes: Buffer | null): Promise<T>;
   /**
-   * Only the named top-level fields of a value: the others are skipped while reading, not built,
-   * which is much cheaper for a quick look at large values (e.g. one field of every state at start-up).
+   * Only the selected fields of a value: the others are skipped while reading, not built, which is
+   * much cheaper when a consumer needs a part of a large value. Pass the same selection object each
+   * time (a constant): what is derived from it is cached by identity.
    */
-  decodeFields<T>(topic: string, bytes: Buffer | null, fields: readonly string[]): Promise<T>;
+  decodeFields<T>(topic: string, bytes: Buffer | null, fields: FieldSelection): Promise<T>;
+}
+
+/**
+ * Fields to read of a record: `true` for the whole field, or a selection of the fields of the
+ * record it holds (directly or as the items of an array).
+ */
+export interface FieldSelection {
+  readonly [field: string]: true | FieldSelection;
 }
 
 /** A type to read values as: the topic's own (key '') or a projection of some of its fields. */
@@ -41,7 +50,7 @@ export function createSerde(config: Config): Serde {
   });
   const codecs = new Map<string, TopicCodec>();
   const readers = new Map<string, Promise<(body: Buffer) => unknown>>();
-  const projections = new Map<string, Projection>();
+  const projections = new Map<string, WeakMap<FieldSelection, Projection>>();
   const registryClient = createRegistryClient(config);
   const scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -91,7 +100,7 @@ export function createSerde(config: Config): Serde {
       return read<T>(codec(topic), bytes);
     },
 
-    async decodeFields<T>(topic: string, bytes: Buffer | null, fields: readonly string[]): Promise<T> {
+    async decodeFields<T>(topic: string, bytes: Buffer | null, fields: FieldSelection): Promise<T> {
       return read<T>(codec(topic), bytes, projection(codec(topic), fields));
     },
   };
@@ -109,20 +118,17 @@ export function createSerde(config: Config): Serde {
     }
   }
 
-  /** The topic's record type cut down to some of its fields (same name, so writer data resolves into it). */
-  function projection(c: TopicCodec, fields: readonly string[]): Projection {
-    const key = `${c.entry.name}\u0000${fields.join('\u0000')}`;
-    let found = projections.get(key);
+  /** The topic's record type cut down to the selected fields (same names, so writer data resolves into it). */
+  function projection(c: TopicCodec, fields: FieldSelection): Projection {
+    let byTopic = projections.get(c.entry.name);
+    if (byTopic === undefined) {
+      byTopic = new WeakMap();
+      projections.set(c.entry.name, byTopic);
+    }
+    let found = byTopic.get(fields);
     if (found === undefined) {
-      const record = c.type as avro.types.RecordType;
-      const picked = fields.map((name) => {
-        const field = record.fields.find((f) => f.name === name);
-        if (field === undefined) throw new Error(`${c.entry.recordName} has no field ${name}`);
-        return { name, type: field.type };
-      });
-      // avsc takes Type instances in place of schemas, so the field types are reused as they are.
-      found = { key: `\u0000${fields.join('\u0000')}`, type: avro.Type.forSchema({ type: 'record', name: c.entry.recordName, fields: picked } as unknown as avro.Schema) };
-      projections.set(key, found);
+      found = { key: `\u0000${JSON.stringify(fields)}`, type: project(c.type, fields, c.entry.recordName) };
+      byTopic.set(fields, found);
     }
     return found;
   }
@@ -161,6 +167,22 @@ export function createSerde(config: Config): Serde {
     }
     return found;
   }
+}
+
+/** `type` (a record, or an array of records) with only the selected fields; avsc takes Type instances in place of schemas. */
+function project(type: avro.Type, fields: FieldSelection, path: string): avro.Type {
+  if (type.typeName === 'array') {
+    const items = (type as avro.types.ArrayType).itemsType;
+    return avro.Type.forSchema({ type: 'array', items: project(items, fields, path) } as unknown as avro.Schema);
+  }
+  if (type.typeName !== 'record') throw new Error(`${path} is not a record or an array of records: no fields to select`);
+  const record = type as avro.types.RecordType;
+  const picked = Object.entries(fields).map(([name, selection]) => {
+    const field = record.fields.find((f) => f.name === name);
+    if (field === undefined) throw new Error(`${path} has no field ${name}`);
+    return { name, type: selection === true ? field.type : project(field.type, selection, `${path}.${name}`) };
+  });
+  return avro.Type.forSchema({ type: 'record', name: record.name, fields: picked } as unknown as avro.Schema);
 }
 
 function isNotFound(error: unknown): boolean {

@@ -19,6 +19,7 @@ import {
 } from '../../domain/pgx/index.ts';
 import type {
   CallStatus,
+  GenotypeCall,
   GenotypeCallSet,
   PgxAlert,
   PgxOutsideCall,
@@ -36,7 +37,12 @@ export interface CoreContext {
   pipelineVersion: string;
 }
 
-export type Input = { kind: 'genotypes'; event: GenotypeCallSet } | { kind: 'outside'; event: PgxOutsideCall };
+/** What the core reads of a genotype event (all the processor decodes of it). */
+export type GenotypeInput = Pick<GenotypeCallSet, 'eventId' | 'patientId' | 'assembly' | 'lineage'> & {
+  calls: Pick<GenotypeCall, 'chrom' | 'pos' | 'ref' | 'alts' | 'gt' | 'phased' | 'phaseSet'>[];
+};
+
+export type Input = { kind: 'genotypes'; event: GenotypeInput } | { kind: 'outside'; event: PgxOutsideCall };
 
 export interface Evaluation {
   state: PgxPatientState;
@@ -70,7 +76,7 @@ export function applyInput(state: PgxPatientState, input: Input, ctx: CoreContex
   return applyOutsideCall(state, input.event, ctx);
 }
 
-function applyGenotypes(state: PgxPatientState, event: GenotypeCallSet, ctx: CoreContext): PgxPatientState {
+function applyGenotypes(state: PgxPatientState, event: GenotypeInput, ctx: CoreContext): PgxPatientState {
   if (event.assembly !== 'GRCh38') {
     // Defining positions are GRCh38 coordinates; other builds would be read at the wrong places.
     const warning = `genotypes from ${event.lineage.sourceId} are ${event.assembly}, not GRCh38: not used for PGx calling`;

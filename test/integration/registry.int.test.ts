@@ -67,8 +67,8 @@ describe('schema registry and Confluent wire format', () => {
     const serde = createSerde(env.config);
     const event = genotypeEvent(3, { calls: 4 });
     const bytes = await serde.encode(TOPICS.genotypeCalls, event);
-    const picked = await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, bytes, ['patientId', 'assembly']);
-    expect(picked).toEqual({ patientId: event.patientId, assembly: event.assembly });
+    const picked = await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, bytes, { patientId: true, assembly: true, calls: { pos: true, gt: true } });
+    expect(picked).toEqual({ patientId: event.patientId, assembly: event.assembly, calls: event.calls.map((c) => ({ pos: c.pos, gt: c.gt })) });
 
     // Written with an older version (no `gene` in the calls), read back through the projection.
     const current = entry(TOPICS.genotypeCalls).schema as { fields: { name: string; type: unknown }[] };
@@ -81,8 +81,11 @@ describe('schema registry and Confluent wire format', () => {
     const header = Buffer.alloc(5);
     header.writeUInt32BE(olderId, 1);
     const old = Buffer.concat([header, avro.Type.forSchema(older as never).toBuffer({ ...event, calls: [oldCall] })]);
-    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, ['eventId'])).toEqual({ eventId: event.eventId });
-    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, ['noSuchField'])).rejects.toThrow(/no field noSuchField/);
+    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, { eventId: true, calls: { ref: true } })).toEqual({ eventId: event.eventId, calls: [{ ref: oldCall.ref }] });
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { noSuchField: true })).rejects.toThrow(/no field noSuchField/);
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { eventId: { x: true } })).rejects.toThrow(/not a record/);
+    // Truncated values are refused as a full decode refuses them.
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes.subarray(0, bytes.length - 3), { eventId: true })).rejects.toThrow(/cannot be decoded/);
   });
 
   it('refuses an incompatible schema change with BACKWARD compatibility in force', async () => {
