@@ -111,8 +111,12 @@ function applyGenotypes(state: PgxPatientState, event: GenotypeInput, ctx: CoreC
   const kept = [...sites.values()].flatMap((byPos) => [...byPos.values()]);
   const used = [...new Set(kept.map((s) => s.source))].sort((x, y) => x - y);
   const renumber = new Map(used.map((old, i) => [old, i]));
+  // State objects are never changed in place, so a site whose source keeps its index is shared.
   const sorted = kept
-    .map((s) => ({ ...s, source: renumber.get(s.source) ?? 0 }))
+    .map((s) => {
+      const source = renumber.get(s.source) ?? 0;
+      return source === s.source ? s : { ...s, source };
+    })
     .sort((a, b) => (a.chrom === b.chrom ? a.pos - b.pos : a.chrom < b.chrom ? -1 : 1));
   return { ...state, sources: used.map((i) => all[i]!), sites: sorted, updatedAt: Math.max(state.updatedAt, event.lineage.ingestedAt) };
 }
@@ -216,10 +220,6 @@ export function geneProfile(gene: string, call: GeneCall | undefined, outside: S
   };
 }
 
-function siteGenotypes(state: PgxPatientState): SiteGenotype[] {
-  return state.sites.map((s) => ({ chrom: s.chrom, pos: s.pos, ref: s.ref, alts: s.alts, gt: s.gt, phased: s.phased, phaseSet: s.phaseSet }));
-}
-
 /**
  * Which called gene each defining position belongs to, by chromosome then position (built once per
  * knowledge base; looked up per site of every evaluation, so no "chrom:pos" strings are built).
@@ -265,7 +265,9 @@ export function currentProfiles(state: PgxPatientState, ctx: CoreContext): Map<s
     sitesByGene.set(gene, sources);
   }
   const calledGenes = CALLED_GENES.filter((g) => sitesByGene.has(g));
-  const calls = calledGenes.length === 0 ? [] : callGenes(siteGenotypes(state), ctx.kb, { genes: calledGenes });
+  // State sites are site genotypes (plus a source index the caller ignores): passed as they are.
+  const sites: readonly SiteGenotype[] = state.sites;
+  const calls = calledGenes.length === 0 ? [] : callGenes(sites, ctx.kb, { genes: calledGenes });
   const byGene = new Map(calls.map((c) => [c.gene, c]));
   const genes = new Set<string>([...calledGenes, ...state.outsideCalls.map((o) => o.gene)]);
   const profiles = new Map<string, GeneProfile>();
