@@ -15,6 +15,26 @@ export interface Serde {
   /** Topic is the catalogue name (without the environment prefix). */
   encode(topic: string, value: unknown): Promise<Buffer>;
   decode<T>(topic: string, bytes: Buffer | null): Promise<T>;
+  /**
+   * Only the selected fields of a value: the others are skipped while reading, not built, which is
+   * much cheaper when a consumer needs a part of a large value. Pass the same selection object each
+   * time (a constant): what is derived from it is cached by identity.
+   */
+  decodeFields<T>(topic: string, bytes: Buffer | null, fields: FieldSelection): Promise<T>;
+}
+
+/**
+ * Fields to read of a record: `true` for the whole field, or a selection of the fields of the
+ * record it holds (directly or as the items of an array).
+ */
+export interface FieldSelection {
+  readonly [field: string]: true | FieldSelection;
+}
+
+/** A type to read values as: the topic's own (key '') or a projection of some of its fields. */
+interface Projection {
+  key: string;
+  type: avro.Type;
 }
 
 interface TopicCodec {
@@ -30,6 +50,7 @@ export function createSerde(config: Config): Serde {
   });
   const codecs = new Map<string, TopicCodec>();
   const readers = new Map<string, Promise<(body: Buffer) => unknown>>();
+  const projections = new Map<string, WeakMap<FieldSelection, Projection>>();
   const registryClient = createRegistryClient(config);
   const scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -76,26 +97,49 @@ export function createSerde(config: Config): Serde {
     },
 
     async decode<T>(topic: string, bytes: Buffer | null): Promise<T> {
-      const c = codec(topic);
-      if (bytes === null || bytes.length === 0) throw new InvalidInputError('empty value (tombstone) where an event was expected');
-      if (bytes.length < 6) throw new InvalidInputError(`value of ${bytes.length} bytes is too short for the Confluent wire format`);
-      if (bytes[0] !== 0) throw new InvalidInputError(`value does not start with the Confluent magic byte 0 (found ${bytes[0]})`);
-      const id = bytes.readUInt32BE(1);
-      const read = await reader(c, id);
-      try {
-        return read(bytes.subarray(5)) as T;
-      } catch (error) {
-        throw new InvalidInputError(`value cannot be decoded as ${c.entry.recordName} (schema id ${id}): ${describeError(error)}`, { cause: error });
-      }
+      return read<T>(codec(topic), bytes);
+    },
+
+    async decodeFields<T>(topic: string, bytes: Buffer | null, fields: FieldSelection): Promise<T> {
+      return read<T>(codec(topic), bytes, projection(codec(topic), fields));
     },
   };
 
+  async function read<T>(c: TopicCodec, bytes: Buffer | null, as: Projection = { key: '', type: c.type }): Promise<T> {
+    if (bytes === null || bytes.length === 0) throw new InvalidInputError('empty value (tombstone) where an event was expected');
+    if (bytes.length < 6) throw new InvalidInputError(`value of ${bytes.length} bytes is too short for the Confluent wire format`);
+    if (bytes[0] !== 0) throw new InvalidInputError(`value does not start with the Confluent magic byte 0 (found ${bytes[0]})`);
+    const id = bytes.readUInt32BE(1);
+    const decode = await reader(c, id, as);
+    try {
+      return decode(bytes.subarray(5)) as T;
+    } catch (error) {
+      throw new InvalidInputError(`value cannot be decoded as ${c.entry.recordName} (schema id ${id}): ${describeError(error)}`, { cause: error });
+    }
+  }
+
+  /** The topic's record type cut down to the selected fields (same names, so writer data resolves into it). */
+  function projection(c: TopicCodec, fields: FieldSelection): Projection {
+    let byTopic = projections.get(c.entry.name);
+    if (byTopic === undefined) {
+      byTopic = new WeakMap();
+      projections.set(c.entry.name, byTopic);
+    }
+    let found = byTopic.get(fields);
+    if (found === undefined) {
+      found = { key: `\u0000${JSON.stringify(fields)}`, type: project(c.type, fields, c.entry.recordName) };
+      byTopic.set(fields, found);
+    }
+    return found;
+  }
+
   /**
-   * How to read bytes written with schema `id` as the topic's current schema: the writer schema is
+   * How to read bytes written with schema `id` as the topic's current schema (or a projection of it): the writer schema is
    * fetched once per id and its resolver cached, so the hot path is a plain Avro decode.
    */
-  function reader(c: TopicCodec, id: number): Promise<(body: Buffer) => unknown> {
-    const key = `${c.entry.name}\u0000${id}`;
+  function reader(c: TopicCodec, id: number, projection: Projection): Promise<(body: Buffer) => unknown> {
+    const key = `${c.entry.name}\u0000${id}${projection.key}`;
+    const as = projection.type;
     let found = readers.get(key);
     if (found === undefined) {
       found = (async () => {
@@ -107,14 +151,14 @@ export function createSerde(config: Config): Serde {
         } catch (error) {
           throw new InvalidInputError(`schema id ${id} is not a valid Avro schema: ${describeError(error)}`);
         }
-        if (writerType.equals(c.type)) return (body: Buffer): unknown => c.type.fromBuffer(body) as unknown;
+        if (writerType.equals(as)) return (body: Buffer): unknown => as.fromBuffer(body) as unknown;
         let resolver: avro.Resolver;
         try {
-          resolver = c.type.createResolver(writerType);
+          resolver = as.createResolver(writerType);
         } catch (error) {
           throw new InvalidInputError(`data written with schema id ${id} cannot be read as ${c.entry.recordName}: ${describeError(error)}`);
         }
-        return (body: Buffer): unknown => c.type.fromBuffer(body, resolver) as unknown;
+        return (body: Buffer): unknown => as.fromBuffer(body, resolver) as unknown;
       })();
       readers.set(key, found);
       // Only successes are cached: an id unknown now (registry failing over, restored from a
@@ -123,6 +167,22 @@ export function createSerde(config: Config): Serde {
     }
     return found;
   }
+}
+
+/** `type` (a record, or an array of records) with only the selected fields; avsc takes Type instances in place of schemas. */
+function project(type: avro.Type, fields: FieldSelection, path: string): avro.Type {
+  if (type.typeName === 'array') {
+    const items = (type as avro.types.ArrayType).itemsType;
+    return avro.Type.forSchema({ type: 'array', items: project(items, fields, path) } as unknown as avro.Schema);
+  }
+  if (type.typeName !== 'record') throw new Error(`${path} is not a record or an array of records: no fields to select`);
+  const record = type as avro.types.RecordType;
+  const picked = Object.entries(fields).map(([name, selection]) => {
+    const field = record.fields.find((f) => f.name === name);
+    if (field === undefined) throw new Error(`${path} has no field ${name}`);
+    return { name, type: selection === true ? field.type : project(field.type, selection, `${path}.${name}`) };
+  });
+  return avro.Type.forSchema({ type: 'record', name: record.name, fields: picked } as unknown as avro.Schema);
 }
 
 function isNotFound(error: unknown): boolean {

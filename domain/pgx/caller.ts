@@ -29,13 +29,20 @@ import { CALLED_GENES, type CallOptions, type Diplotype, type GeneCall, type Sit
 
 const stripChr = (chrom: string): string => (chrom.length > 3 && (chrom[0] === 'c' || chrom[0] === 'C') ? chrom.replace(/^chr/i, '') : chrom);
 
-/** Indexes sites by "chrom:pos"; several records at one position are kept for conflict checks. */
-function indexSites(sites: readonly SiteGenotype[]): Map<string, SiteGenotype[]> {
-  const map = new Map<string, SiteGenotype[]>();
+/** Sites by chromosome, then position (no "chrom:pos" strings to build); several records at one position are kept for conflict checks. */
+type SiteIndex = Map<string, Map<number, SiteGenotype[]>>;
+
+function indexSites(sites: readonly SiteGenotype[]): SiteIndex {
+  const map: SiteIndex = new Map();
   for (const site of sites) {
-    const key = `${stripChr(site.chrom)}:${site.pos}`;
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [site]);
+    const chrom = stripChr(site.chrom);
+    let byPos = map.get(chrom);
+    if (byPos === undefined) {
+      byPos = new Map();
+      map.set(chrom, byPos);
+    }
+    const list = byPos.get(site.pos);
+    if (list === undefined) byPos.set(site.pos, [site]);
     else list.push(site);
   }
   return map;
@@ -78,7 +85,7 @@ function pickSite(list: SiteGenotype[] | undefined, label: string, warnings: str
   return { ...list[0]!, gt: [null, null] };
 }
 
-function observe(cg: CompiledGene, sites: Map<string, SiteGenotype[]>): Observation {
+function observe(cg: CompiledGene, sites: SiteIndex): Observation {
   const n = cg.n;
   const o: Observation = {
     s1: new Int8Array(n).fill(-1),
@@ -96,9 +103,10 @@ function observe(cg: CompiledGene, sites: Map<string, SiteGenotype[]>): Observat
     o.missing.push(cg.labels[i] ?? '');
     o.missingReasons.set(reason, (o.missingReasons.get(reason) ?? 0) + 1);
   };
+  const here = sites.get(cg.chrom);
   for (let i = 0; i < n; i++) {
     const label = cg.labels[i] ?? '';
-    const site = pickSite(sites.get(cg.keys[i]!), label, o.warnings);
+    const site = pickSite(here?.get(cg.positions[i]!), label, o.warnings);
     if (site === undefined) {
       miss(i, 'not in the input');
       continue;
@@ -147,7 +155,7 @@ function observe(cg: CompiledGene, sites: Map<string, SiteGenotype[]>): Observat
     o.present.push(i);
   }
   for (const [pos, [label, ref, alts]] of cg.extras) {
-    const site = sites.get(`${cg.chrom}:${pos}`)?.[0];
+    const site = here?.get(pos)?.[0];
     if (site === undefined || site.ref.toUpperCase() !== ref || site.gt.length !== 2) continue;
     const bases = site.gt.map((g) => (g === null ? undefined : g === 0 ? site.ref : site.alts[g - 1]));
     if (bases.every((b) => b !== undefined && (b.toUpperCase() === ref || alts.includes(b.toUpperCase())))) o.extras[label] = bases.join('/');
@@ -289,7 +297,7 @@ function agree<T>(values: T[]): T | null {
   return first !== undefined && values.every((v) => v === first) ? first : null;
 }
 
-function callGene(cg: CompiledGene, sites: Map<string, SiteGenotype[]>, withCandidates: boolean): GeneCall {
+function callGene(cg: CompiledGene, sites: SiteIndex, withCandidates: boolean): GeneCall {
   const o = observe(cg, sites);
   const warnings = [...o.warnings];
   const summary = missingSummary(cg, o);

@@ -22,8 +22,6 @@ export interface CompiledGene {
   /** Per position: bases some named allele uses (bit per base index). */
   used: number[];
   labels: string[];
-  /** "chrom:pos" per position (site index keys). */
-  keys: string[];
   names: string[];
   /** Number of defined cells per allele (its score when nothing is missing). */
   definedCount: number[];
@@ -135,7 +133,6 @@ function compileGene(g: KbGene): CompiledGene {
     bases,
     used,
     labels: g.positions.map(([pos, rsid]) => positionLabel(g.chrom, pos, rsid)),
-    keys: g.positions.map(([pos]) => `${g.chrom}:${pos}`),
     names,
     definedCount: defined.map((d) => d.reduce((n, x) => n + x, 0)),
     masks,

@@ -5,7 +5,6 @@
 import { nativeCrcInstalled } from './crc32c.ts'; // before kafkajs: see the module
 import kafkajs, {
   Kafka,
-  Partitioners,
   logLevel as KafkaLogLevel,
   type Consumer,
   type KafkaMessage,
@@ -30,6 +29,7 @@ import type {
 } from './port.ts';
 import { chunkBySize, nextOffsets } from './port.ts';
 import { registerLz4 } from './lz4.ts';
+import { javaCompatiblePartitioner } from './partitioner.ts';
 
 const LZ4 = kafkajs.CompressionTypes.LZ4;
 
@@ -88,7 +88,7 @@ async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Prom
   const producer = kafka.producer({
     idempotent: true,
     // Java-compatible murmur2 partitioning: other clients put a patient's events on the same partition.
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: javaCompatiblePartitioner,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000 },
@@ -116,7 +116,7 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: javaCompatiblePartitioner,
     transactionTimeout: 30_000,
     // The broker answers CONCURRENT_TRANSACTIONS while the previous transaction's markers are being
     // written (usually a few ms, as the processor starts the next transaction right away). kafkajs'

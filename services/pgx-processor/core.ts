@@ -4,7 +4,7 @@
  * state gives the profiles and alerts that changed. Deterministic: the same inputs in the same order
  * give the same state and the same outputs, which is what makes redelivery harmless.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import {
   CALLED_GENES,
   callGenes,
@@ -19,12 +19,14 @@ import {
 } from '../../domain/pgx/index.ts';
 import type {
   CallStatus,
+  GenotypeCall,
   GenotypeCallSet,
   PgxAlert,
   PgxOutsideCall,
   PgxPatientState,
   PgxProfile,
   StateOutsideCall,
+  StateSite,
   StateSource,
 } from '../../platform/events.ts';
 
@@ -35,7 +37,12 @@ export interface CoreContext {
   pipelineVersion: string;
 }
 
-export type Input = { kind: 'genotypes'; event: GenotypeCallSet } | { kind: 'outside'; event: PgxOutsideCall };
+/** What the core reads of a genotype event (all the processor decodes of it). */
+export type GenotypeInput = Pick<GenotypeCallSet, 'eventId' | 'patientId' | 'assembly' | 'lineage'> & {
+  calls: Pick<GenotypeCall, 'chrom' | 'pos' | 'ref' | 'alts' | 'gt' | 'phased' | 'phaseSet'>[];
+};
+
+export type Input = { kind: 'genotypes'; event: GenotypeInput } | { kind: 'outside'; event: PgxOutsideCall };
 
 export interface Evaluation {
   state: PgxPatientState;
@@ -46,7 +53,9 @@ export interface Evaluation {
 }
 
 const MAX_WARNINGS = 20;
-const hash = (...parts: unknown[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
+// One-shot hashing (Node >= 20.12) costs half of createHash() for inputs this short; same digest.
+const sha256 = typeof crypto.hash === 'function' ? (text: string): string => crypto.hash('sha256', text, 'hex') : (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+const hash = (...parts: unknown[]): string => sha256(JSON.stringify(parts)).slice(0, 32);
 
 export function emptyState(patientId: string, kbVersion: string): PgxPatientState {
   return { patientId, sources: [], sites: [], outsideCalls: [], retracted: [], profiles: {}, alerts: {}, warnings: [], kbVersion, updatedAt: 0 };
@@ -67,7 +76,7 @@ export function applyInput(state: PgxPatientState, input: Input, ctx: CoreContex
   return applyOutsideCall(state, input.event, ctx);
 }
 
-function applyGenotypes(state: PgxPatientState, event: GenotypeCallSet, ctx: CoreContext): PgxPatientState {
+function applyGenotypes(state: PgxPatientState, event: GenotypeInput, ctx: CoreContext): PgxPatientState {
   if (event.assembly !== 'GRCh38') {
     // Defining positions are GRCh38 coordinates; other builds would be read at the wrong places.
     const warning = `genotypes from ${event.lineage.sourceId} are ${event.assembly}, not GRCh38: not used for PGx calling`;
@@ -76,23 +85,38 @@ function applyGenotypes(state: PgxPatientState, event: GenotypeCallSet, ctx: Cor
   const source: StateSource = { eventId: event.eventId, sourceId: event.lineage.sourceId, lab: event.lineage.lab, observedAt: event.lineage.ingestedAt };
   // Sites refer to their source by index; the new event's index is one past the existing sources.
   const NEW = state.sources.length;
-  const sites = new Map(state.sites.map((s) => [`${s.chrom}:${s.pos}`, s]));
+  // By chromosome, then position: no "chrom:pos" strings per site.
+  const sites = new Map<string, Map<number, StateSite>>();
+  const at = (chrom: string): Map<number, StateSite> => {
+    let byPos = sites.get(chrom);
+    if (byPos === undefined) {
+      byPos = new Map();
+      sites.set(chrom, byPos);
+    }
+    return byPos;
+  };
+  for (const s of state.sites) at(s.chrom).set(s.pos, s);
   let changed = false;
   for (const call of event.calls) {
     if (!ctx.isDefining(call.chrom, call.pos)) continue;
-    const key = `${call.chrom}:${call.pos}`;
-    const current = sites.get(key);
+    const byPos = at(call.chrom);
+    const current = byPos.get(call.pos);
     if (current !== undefined && !newer(source, state.sources[current.source] ?? source)) continue;
-    sites.set(key, { chrom: call.chrom, pos: call.pos, ref: call.ref, alts: call.alts, gt: call.gt, phased: call.phased, phaseSet: call.phaseSet, source: NEW });
+    byPos.set(call.pos, { chrom: call.chrom, pos: call.pos, ref: call.ref, alts: call.alts, gt: call.gt, phased: call.phased, phaseSet: call.phaseSet, source: NEW });
     changed = true;
   }
   if (!changed) return state;
   // Keep only the sources still referenced, in a stable order, and renumber the sites.
   const all = [...state.sources, source];
-  const used = [...new Set([...sites.values()].map((s) => s.source))].sort((x, y) => x - y);
+  const kept = [...sites.values()].flatMap((byPos) => [...byPos.values()]);
+  const used = [...new Set(kept.map((s) => s.source))].sort((x, y) => x - y);
   const renumber = new Map(used.map((old, i) => [old, i]));
-  const sorted = [...sites.values()]
-    .map((s) => ({ ...s, source: renumber.get(s.source) ?? 0 }))
+  // State objects are never changed in place, so a site whose source keeps its index is shared.
+  const sorted = kept
+    .map((s) => {
+      const source = renumber.get(s.source) ?? 0;
+      return source === s.source ? s : { ...s, source };
+    })
     .sort((a, b) => (a.chrom === b.chrom ? a.pos - b.pos : a.chrom < b.chrom ? -1 : 1));
   return { ...state, sources: used.map((i) => all[i]!), sites: sorted, updatedAt: Math.max(state.updatedAt, event.lineage.ingestedAt) };
 }
@@ -196,23 +220,33 @@ export function geneProfile(gene: string, call: GeneCall | undefined, outside: S
   };
 }
 
-function siteGenotypes(state: PgxPatientState): SiteGenotype[] {
-  return state.sites.map((s) => ({ chrom: s.chrom, pos: s.pos, ref: s.ref, alts: s.alts, gt: s.gt, phased: s.phased, phaseSet: s.phaseSet }));
-}
+/**
+ * Which called gene each defining position belongs to, by chromosome then position (built once per
+ * knowledge base; looked up per site of every evaluation, so no "chrom:pos" strings are built).
+ */
+const geneOfPosition = new WeakMap<KnowledgeBase, Map<string, Map<number, string>>>();
 
-/** Which called gene each defining position belongs to, per knowledge base (built once). */
-const geneOfPosition = new WeakMap<KnowledgeBase, Map<string, string>>();
-
-function genesAt(kb: KnowledgeBase): Map<string, string> {
+function genesAt(kb: KnowledgeBase): Map<string, Map<number, string>> {
   let index = geneOfPosition.get(kb);
   if (index === undefined) {
     index = new Map();
     for (const g of Object.values(kb.genes)) {
-      for (const [pos] of [...g.positions, ...g.extraPositions]) index.set(`${g.chrom}:${pos}`, g.gene);
+      let byPos = index.get(g.chrom);
+      if (byPos === undefined) {
+        byPos = new Map();
+        index.set(g.chrom, byPos);
+      }
+      for (const [pos] of [...g.positions, ...g.extraPositions]) byPos.set(pos, g.gene);
     }
     geneOfPosition.set(kb, index);
   }
   return index;
+}
+
+/** `CoreContext.isDefining` for a knowledge base: the GRCh38 positions that define an allele of a gene it calls. */
+export function definingPositions(kb: KnowledgeBase): (chrom: string, pos: number) => boolean {
+  const index = genesAt(kb);
+  return (chrom, pos) => index.get(chrom)?.has(pos) === true;
 }
 
 /**
@@ -224,14 +258,16 @@ export function currentProfiles(state: PgxPatientState, ctx: CoreContext): Map<s
   const index = genesAt(ctx.kb);
   const sitesByGene = new Map<string, Set<number>>();
   for (const s of state.sites) {
-    const gene = index.get(`${s.chrom}:${s.pos}`);
+    const gene = index.get(s.chrom)?.get(s.pos);
     if (gene === undefined) continue;
     const sources = sitesByGene.get(gene) ?? new Set<number>();
     sources.add(s.source);
     sitesByGene.set(gene, sources);
   }
   const calledGenes = CALLED_GENES.filter((g) => sitesByGene.has(g));
-  const calls = calledGenes.length === 0 ? [] : callGenes(siteGenotypes(state), ctx.kb, { genes: calledGenes });
+  // State sites are site genotypes (plus a source index the caller ignores): passed as they are.
+  const sites: readonly SiteGenotype[] = state.sites;
+  const calls = calledGenes.length === 0 ? [] : callGenes(sites, ctx.kb, { genes: calledGenes });
   const byGene = new Map(calls.map((c) => [c.gene, c]));
   const genes = new Set<string>([...calledGenes, ...state.outsideCalls.map((o) => o.gene)]);
   const profiles = new Map<string, GeneProfile>();

@@ -9,17 +9,18 @@ import type { Config } from '../../platform/config.ts';
 import { TOPICS, topicName } from '../../platform/catalogue.ts';
 import { DeadLetterPublisher, type DeadLetterInput } from '../../platform/dead-letter.ts';
 import { DependencyError, InvalidInputError } from '../../platform/errors.ts';
-import type { GenotypeCallSet, PgxOutsideCall, PgxPatientState } from '../../platform/events.ts';
+import type { PgxOutsideCall, PgxPatientState } from '../../platform/events.ts';
 import { createKafka } from '../../platform/kafka/kafkajs.ts';
 import { nextOffsets, type IncomingRecord, type KafkaPort, type OutgoingRecord, type TransactionalProducerPort } from '../../platform/kafka/port.ts';
 import { replayTopic } from '../../platform/kafka/replay.ts';
 import { Lifecycle } from '../../platform/lifecycle.ts';
 import type { Logger } from '../../platform/log.ts';
-import { createSerde, type Serde } from '../../platform/serde.ts';
-import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan } from '../../platform/telemetry.ts';
+import { createSerde, type FieldSelection, type Serde } from '../../platform/serde.ts';
+import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan, type KafkaHeaders } from '../../platform/telemetry.ts';
 import { PIPELINE_VERSION } from '../../platform/version.ts';
-import { loadKnowledgeBase, pgxPositionIndex, type KnowledgeBase } from '../../domain/pgx/index.ts';
-import { applyInput, emptyState, evaluate, type CoreContext, type Evaluation, type Input } from './core.ts';
+import { loadKnowledgeBase, type KnowledgeBase } from '../../domain/pgx/index.ts';
+import { applyInput, definingPositions, emptyState, evaluate, type CoreContext, type Evaluation, type GenotypeInput, type Input } from './core.ts';
+import { PatientStates, type HeldState } from './states.ts';
 
 export const PROCESSOR_STAGE = 'pgx-processor';
 
@@ -56,39 +57,65 @@ function topics(config: Config) {
   };
 }
 
-/** Outputs of one evaluation as Kafka records: state last, so it never runs ahead of what it explains. */
-async function outputRecords(serde: Serde, names: ReturnType<typeof topics>, evaluation: Evaluation): Promise<{ topic: string; records: OutgoingRecord[] }[]> {
-  const headers = () => injectTraceHeaders({});
+/** Of a state at start-up, only what tells whether it needs re-analysis. */
+const KB_VERSION = { kbVersion: true } as const satisfies FieldSelection;
+
+/**
+ * What the core reads of a genotype event: the other fields of its calls (quality, filters, ids,
+ * record references) are skipped while decoding, which halves the cost of reading an event.
+ */
+const GENOTYPE_INPUT = {
+  eventId: true,
+  patientId: true,
+  assembly: true,
+  lineage: true,
+  calls: { chrom: true, pos: true, ref: true, alts: true, gt: true, phased: true, phaseSet: true } satisfies Record<keyof GenotypeInput['calls'][number], true>,
+} as const satisfies Record<keyof GenotypeInput, FieldSelection[string]>;
+
+/**
+ * Outputs of one evaluation as Kafka records: state last, so it never runs ahead of what it explains.
+ * `state` is the evaluation's state already encoded (it is also what the processor keeps in memory).
+ */
+async function outputRecords(serde: Serde, names: ReturnType<typeof topics>, evaluation: Evaluation, state: Buffer, headers: KafkaHeaders | undefined): Promise<{ topic: string; records: OutgoingRecord[] }[]> {
+  const withHeaders = headers === undefined ? {} : { headers };
   const profiles: OutgoingRecord[] = [];
-  for (const p of evaluation.profiles) profiles.push({ key: `${p.patientId}|${p.gene}`, value: await serde.encode(TOPICS.profiles, p), headers: headers() });
-  for (const gene of evaluation.removedProfiles) profiles.push({ key: `${evaluation.state.patientId}|${gene}`, value: null, headers: headers() });
+  for (const p of evaluation.profiles) profiles.push({ key: `${p.patientId}|${p.gene}`, value: await serde.encode(TOPICS.profiles, p), ...withHeaders });
+  for (const gene of evaluation.removedProfiles) profiles.push({ key: `${evaluation.state.patientId}|${gene}`, value: null, ...withHeaders });
   const alerts: OutgoingRecord[] = [];
-  for (const a of evaluation.alerts) alerts.push({ key: a.patientId, value: await serde.encode(TOPICS.alerts, a), headers: headers() });
+  for (const a of evaluation.alerts) alerts.push({ key: a.patientId, value: await serde.encode(TOPICS.alerts, a), ...withHeaders });
   return [
     { topic: names.profiles, records: profiles },
     { topic: names.alerts, records: alerts },
-    { topic: names.state, records: [{ key: evaluation.state.patientId, value: await serde.encode(TOPICS.patientState, evaluation.state), headers: headers() }] },
+    { topic: names.state, records: [{ key: evaluation.state.patientId, value: state, ...withHeaders }] },
   ];
+}
+
+/**
+ * Trace headers for the outputs of a batch: every output is made in the batch's span, so they all
+ * carry the same context; computed once and shared (nothing writes to it after this), and left out
+ * when there is no context to carry (no SDK and no upstream traceparent).
+ */
+function outputHeaders(): KafkaHeaders | undefined {
+  const headers = injectTraceHeaders({});
+  return Object.keys(headers).length === 0 ? undefined : headers;
 }
 
 export async function startPgxProcessor(config: Config, log: Logger, options: ProcessorOptions = {}, kafka: KafkaPort = createKafka(config, log, `-${PROCESSOR_STAGE}`)): Promise<ProcessorHandle> {
   const life = new Lifecycle(log);
   const kb = options.kb ?? loadKnowledgeBase();
-  const positions = pgxPositionIndex(kb);
-  const ctx: CoreContext = { kb, isDefining: (chrom, pos) => positions.has(`${chrom}:${pos}`), pipelineVersion: PIPELINE_VERSION };
+  const ctx: CoreContext = { kb, isDefining: definingPositions(kb), pipelineVersion: PIPELINE_VERSION };
   const names = topics(config);
   const serde = createSerde(config);
   const groupId = `${config.topicPrefix}backbone.${PROCESSOR_STAGE}`;
   const stats: ProcessorStats = { batches: 0, records: 0, profiles: 0, alerts: 0, deadLettered: 0, patients: 0, reanalysed: 0 };
   try {
-    // 1. Rebuild state from the changelog (read_committed: only what was committed with its outputs).
-    const states = new Map<string, PgxPatientState>();
-    await replayTopic(kafka, names.state, async (records) => {
+    // 1. Rebuild state from the changelog (read_committed: only what was committed with its outputs),
+    // kept encoded (see PatientStates).
+    const states = new PatientStates((bytes) => serde.decode<PgxPatientState>(TOPICS.patientState, bytes));
+    await replayTopic(kafka, names.state, (records) => {
       for (const r of records) {
         const key = r.key?.toString();
-        if (key === undefined) continue;
-        if (r.value === null) states.delete(key);
-        else states.set(key, await serde.decode<PgxPatientState>(TOPICS.patientState, r.value));
+        if (key !== undefined) states.restore(key, r.value);
       }
     });
     stats.patients = states.size;
@@ -100,19 +127,28 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
     const deadLetters = new DeadLetterPublisher(PROCESSOR_STAGE, undefined, serde, config.topicPrefix);
 
     // 2. A new knowledge-base version re-analyses everyone from state and emits only the changes.
-    const stale = [...states.values()].filter((s) => s.kbVersion !== kb.version);
+    // Reading only kbVersion also checks that every stored state can be read, as a full decode did.
+    const stale: string[] = [];
+    for (const [patientId, bytes] of states.committedValues()) {
+      const { kbVersion } = await serde.decodeFields<Pick<PgxPatientState, 'kbVersion'>>(TOPICS.patientState, bytes, KB_VERSION);
+      if (kbVersion !== kb.version) stale.push(patientId);
+    }
     for (let i = 0; i < stale.length; i += 500) {
       const out: { topic: string; records: OutgoingRecord[] }[] = [];
-      const next = new Map<string, PgxPatientState>();
-      for (const s of stale.slice(i, i + 500)) {
+      const next = new Map<string, Buffer>();
+      const headers = outputHeaders();
+      for (const patientId of stale.slice(i, i + 500)) {
+        const s = await states.latest(patientId);
+        if (s === undefined) continue;
         const evaluation = evaluate(s, ctx, s.updatedAt);
-        out.push(...(await outputRecords(serde, names, evaluation)));
-        next.set(s.patientId, evaluation.state);
+        const encoded = await serde.encode(TOPICS.patientState, evaluation.state);
+        out.push(...(await outputRecords(serde, names, evaluation, encoded, headers)));
+        next.set(patientId, encoded);
         stats.profiles += evaluation.profiles.length;
         stats.alerts += evaluation.alerts.length;
       }
       await producer.commit(out);
-      for (const [k, v] of next) states.set(k, v);
+      for (const [k, v] of next) states.commit(k, v);
       stats.reanalysed += next.size;
     }
     if (stale.length > 0) log.info({ patients: stale.length, kbVersion: kb.version }, 're-analysed patients for a new knowledge-base version');
@@ -136,12 +172,9 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
 
     // Pipelined commits: batch N's transaction is committed while batch N+1 is computed, so the
     // broker round trips of one overlap the CPU work of the next (at most one transaction in flight).
-    // Batch N+1 reads N's results from `pending` until N has committed, and commits only after N.
-    // `states` holds committed results only. A failed transaction is fatal: the process restarts
+    // Batch N+1 reads N's results from the staged states until N has committed, and commits only after N. A failed transaction is fatal: the process restarts
     // from the committed offsets and state, which is what a crash does too (exactly once either way).
-    const pending = new Map<string, PgxPatientState>();
     let inFlight: Promise<void> = Promise.resolve();
-    const latest = (patientId: string): PgxPatientState | undefined => pending.get(patientId) ?? states.get(patientId);
 
     // Registered before it starts, so a failed start still stops it; stopping drains the consumer,
     // then waits for the last transaction.
@@ -172,21 +205,25 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
               continue;
             }
             const patientId = input.event.patientId;
-            const current = touched.get(patientId)?.state ?? latest(patientId) ?? emptyState(patientId, kb.version);
+            const current = touched.get(patientId)?.state ?? (await states.latest(patientId)) ?? emptyState(patientId, kb.version);
             touched.set(patientId, { state: applyInput(current, input, ctx), at: input.event.lineage.ingestedAt });
           }
           const out: { topic: string; records: OutgoingRecord[] }[] = [];
-          const evaluated = new Map<string, PgxPatientState>();
+          const evaluated = new Map<string, HeldState>();
+          const headers = outputHeaders();
           let profiles = 0;
           let alerts = 0;
           for (const [patientId, { state, at }] of touched) {
             const evaluation = evaluate(state, ctx, at);
-            const before = latest(patientId);
+            const before = states.latestBytes(patientId);
             // Nothing changed (a redelivered or re-sent event, or no PGx content at all): no output.
             if (isEmpty(evaluation.state) && before === undefined) continue;
-            if (evaluation.profiles.length === 0 && evaluation.alerts.length === 0 && evaluation.removedProfiles.length === 0 && sameState(before, evaluation.state)) continue;
-            out.push(...(await outputRecords(serde, names, evaluation)));
-            evaluated.set(patientId, evaluation.state);
+            const bytes = await serde.encode(TOPICS.patientState, evaluation.state);
+            // Same bytes, same state (a state stored under an older schema id differs and is simply
+            // written again, harmlessly).
+            if (evaluation.profiles.length === 0 && evaluation.alerts.length === 0 && evaluation.removedProfiles.length === 0 && before?.equals(bytes) === true) continue;
+            out.push(...(await outputRecords(serde, names, evaluation, bytes, headers)));
+            evaluated.set(patientId, { state: evaluation.state, bytes });
             profiles += evaluation.profiles.length;
             alerts += evaluation.alerts.length;
           }
@@ -199,16 +236,13 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
           // is dropped (the handler fails, the consumer rewinds what it still owns).
           const lost = records.find((r) => !consumer.owns(r.topic, r.partition));
           if (lost !== undefined) throw new DependencyError('kafka', `partition ${lost.topic}[${lost.partition}] was reassigned; batch not committed`);
-          for (const [k, v] of evaluated) pending.set(k, v);
+          for (const [k, v] of evaluated) states.stage(k, v);
           const waited = performance.now();
           inFlight = producer
             .commit(out, { groupId, offsets: nextOffsets(records) })
             .then(() => {
               // The next batch sets its pending states only after this callback has run.
-              for (const [k, v] of evaluated) {
-                states.set(k, v);
-                pending.delete(k);
-              }
+              for (const [k, v] of evaluated) states.commit(k, v.bytes);
               stats.batches++;
               stats.records += records.length;
               stats.profiles += profiles;
@@ -244,13 +278,9 @@ function isEmpty(s: PgxPatientState): boolean {
   return s.sites.length === 0 && s.outsideCalls.length === 0 && s.retracted.length === 0 && s.warnings.length === 0 && Object.keys(s.profiles).length === 0 && Object.keys(s.alerts).length === 0;
 }
 
-function sameState(a: PgxPatientState | undefined, b: PgxPatientState): boolean {
-  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
-}
-
 async function decodeInput(serde: Serde, names: ReturnType<typeof topics>, record: IncomingRecord): Promise<Input> {
   if (record.topic === names.genotypes) {
-    return { kind: 'genotypes', event: await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, record.value) };
+    return { kind: 'genotypes', event: await serde.decodeFields<GenotypeInput>(TOPICS.genotypeCalls, record.value, GENOTYPE_INPUT) };
   }
   if (record.topic === names.outside) {
     return { kind: 'outside', event: await serde.decode<PgxOutsideCall>(TOPICS.outsideCalls, record.value) };

@@ -9,10 +9,10 @@ import type { IncomingRecord, OutgoingRecord } from '../../platform/kafka/port.t
 import { replayTopic } from '../../platform/kafka/replay.ts';
 import { createSerde } from '../../platform/serde.ts';
 import { applyInput, emptyState, evaluate, type CoreContext, type Input } from '../../services/pgx-processor/core.ts';
-import { PROCESSOR_STAGE } from '../../services/pgx-processor/runner.ts';
+import { PROCESSOR_STAGE, startPgxProcessor } from '../../services/pgx-processor/runner.ts';
 import { waitForLag } from '../../platform/kafka/lag.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
-import { waitFor } from '../support/kafka.ts';
+import { collect, waitFor } from '../support/kafka.ts';
 import { diplotypeCalls, genotypes, outside } from '../support/pgx-events.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/backbone.js', import.meta.url));
@@ -127,5 +127,43 @@ describe('pgx processor killed at random points', () => {
     for (const r of await readAll(TOPICS.profiles)) latest.set(r.key?.toString() ?? '', await serde.decode<PgxProfile>(TOPICS.profiles, r.value));
     expect([...latest.keys()].sort()).toEqual([...expectedProfiles.keys()].sort());
     for (const [key, p] of expectedProfiles) expect({ ...latest.get(key), pipelineVersion: '' }, key).toEqual({ ...p, pipelineVersion: '' });
+  });
+});
+
+describe('pgx processor start-up', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await isolatedEnv('pgxstart');
+  });
+  afterAll(async () => env.close());
+
+  it('re-analyses the states of an older knowledge base from the changelog, and only those', { timeout: 120_000 }, async () => {
+    const serde = createSerde(env.config);
+    const stateOf = (patientId: string): PgxPatientState => {
+      const input: Input = { kind: 'genotypes', event: genotypes(patientId, diplotypeCalls('CYP2C19', '*2', '*2')) };
+      return evaluate(applyInput(emptyState(patientId, kb.version), input, ctx), ctx, 1).state;
+    };
+    // PT-OLD was last evaluated with another knowledge base (and so has no profiles of this one).
+    const current = stateOf('PT-NOW');
+    const old: PgxPatientState = { ...stateOf('PT-OLD'), kbVersion: 'cpic-0.0', profiles: {}, alerts: {} };
+    const stateTopic = topicName(TOPICS.patientState, env.config.topicPrefix);
+    const producer = await env.kafka.producer();
+    await producer.send(stateTopic, [
+      { key: current.patientId, value: await serde.encode(TOPICS.patientState, current) },
+      { key: old.patientId, value: await serde.encode(TOPICS.patientState, old) },
+    ]);
+    await producer.close();
+
+    const processor = await startPgxProcessor(env.config, env.log, { instanceId: 'startup' }, env.kafka);
+    await processor.stop();
+    expect(processor.stats).toMatchObject({ patients: 2, reanalysed: 1 });
+
+    const profiles = await collect(env.kafka, topicName(TOPICS.profiles, env.config.topicPrefix), 1);
+    expect(profiles.map((r) => r.key?.toString())).toEqual(['PT-OLD|CYP2C19']);
+    const states = (await collect(env.kafka, stateTopic, 3)).filter((r) => r.key?.toString() === 'PT-OLD');
+    expect(states).toHaveLength(2);
+    const rewritten = await serde.decode<PgxPatientState>(TOPICS.patientState, states[1]?.value ?? null);
+    expect(rewritten).toEqual(evaluate(old, ctx, old.updatedAt).state);
+    expect(rewritten.kbVersion).toBe(kb.version);
   });
 });

@@ -63,6 +63,31 @@ describe('schema registry and Confluent wire format', () => {
     expect(decoded.calls[0]?.pos).toBe(event.calls[0]?.pos);
   });
 
+  it('decodes only the named fields, from current and older writer schemas alike', async () => {
+    const serde = createSerde(env.config);
+    const event = genotypeEvent(3, { calls: 4 });
+    const bytes = await serde.encode(TOPICS.genotypeCalls, event);
+    const picked = await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, bytes, { patientId: true, assembly: true, calls: { pos: true, gt: true } });
+    expect(picked).toEqual({ patientId: event.patientId, assembly: event.assembly, calls: event.calls.map((c) => ({ pos: c.pos, gt: c.gt })) });
+
+    // Written with an older version (no `gene` in the calls), read back through the projection.
+    const current = entry(TOPICS.genotypeCalls).schema as { fields: { name: string; type: unknown }[] };
+    const older: typeof current = structuredClone(current);
+    const olderCalls = (older.fields.find((f) => f.name === 'calls')?.type as { items: { fields: { name: string }[] } }).items;
+    olderCalls.fields = olderCalls.fields.filter((f) => f.name !== 'gene');
+    const olderId = await registerBackward(createRegistryClient(env.config), `${env.config.topicPrefix}projection-value`, older);
+    const avro = (await import('avsc')).default;
+    const { gene: _gene, ...oldCall } = event.calls[0] ?? ({} as never);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(olderId, 1);
+    const old = Buffer.concat([header, avro.Type.forSchema(older as never).toBuffer({ ...event, calls: [oldCall] })]);
+    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, { eventId: true, calls: { ref: true } })).toEqual({ eventId: event.eventId, calls: [{ ref: oldCall.ref }] });
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { noSuchField: true })).rejects.toThrow(/no field noSuchField/);
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { eventId: { x: true } })).rejects.toThrow(/not a record/);
+    // Truncated values are refused as a full decode refuses them.
+    await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes.subarray(0, bytes.length - 3), { eventId: true })).rejects.toThrow(/cannot be decoded/);
+  });
+
   it('refuses an incompatible schema change with BACKWARD compatibility in force', async () => {
     const registry = createRegistryClient(env.config);
     const subject = valueSubject(topicName(TOPICS.genotypeCalls, env.config.topicPrefix));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadKnowledgeBase, pgxPositionIndex } from '../../domain/pgx/index.ts';
 import type { PgxPatientState } from '../../platform/events.ts';
-import { applyInput, emptyState, evaluate, type CoreContext, type Input } from '../../services/pgx-processor/core.ts';
+import { applyInput, definingPositions, emptyState, evaluate, type CoreContext, type Input } from '../../services/pgx-processor/core.ts';
 import { diplotypeCalls, geneCalls, genotypes, outside } from '../support/pgx-events.ts';
 
 const kb = loadKnowledgeBase();
@@ -40,6 +40,17 @@ describe('pgx processor core', () => {
       expect(a.supersedesAlertId).toBeNull();
     }
     expect(state.sites).toHaveLength(kb.genes.CYP2C19?.positions.length ?? -1);
+  });
+
+  it('tells defining positions exactly as the VCF position index does', () => {
+    const isDefining = definingPositions(kb);
+    for (const key of positions) {
+      const [chrom = '', pos = ''] = key.split(':');
+      expect(isDefining(chrom, Number(pos)), key).toBe(true);
+      expect(isDefining(chrom, Number(pos) + 1)).toBe(positions.has(`${chrom}:${Number(pos) + 1}`));
+      expect(isDefining(`chr${chrom}`, Number(pos))).toBe(false);
+    }
+    expect(isDefining('2', 12345)).toBe(false);
   });
 
   it('keeps only PGx-defining positions in state', () => {
