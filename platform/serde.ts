@@ -177,10 +177,14 @@ function project(type: avro.Type, fields: FieldSelection, path: string): avro.Ty
   }
   if (type.typeName !== 'record') throw new Error(`${path} is not a record or an array of records: no fields to select`);
   const record = type as avro.types.RecordType;
+  // Defaults are kept, so data from an older writer resolves as it does into the full type.
+  const schemas = (record.schema({ exportAttrs: true }) as { fields: { name: string; default?: unknown }[] }).fields;
   const picked = Object.entries(fields).map(([name, selection]) => {
     const field = record.fields.find((f) => f.name === name);
-    if (field === undefined) throw new Error(`${path} has no field ${name}`);
-    return { name, type: selection === true ? field.type : project(field.type, selection, `${path}.${name}`) };
+    const schema = schemas.find((f) => f.name === name);
+    if (field === undefined || schema === undefined) throw new Error(`${path} has no field ${name}`);
+    const projected = { name, type: selection === true ? field.type : project(field.type, selection, `${path}.${name}`) };
+    return 'default' in schema ? { ...projected, default: schema.default } : projected;
   });
   return avro.Type.forSchema({ type: 'record', name: record.name, fields: picked } as unknown as avro.Schema);
 }

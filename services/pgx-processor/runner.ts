@@ -172,8 +172,9 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
 
     // Pipelined commits: batch N's transaction is committed while batch N+1 is computed, so the
     // broker round trips of one overlap the CPU work of the next (at most one transaction in flight).
-    // Batch N+1 reads N's results from the staged states until N has committed, and commits only after N. A failed transaction is fatal: the process restarts
-    // from the committed offsets and state, which is what a crash does too (exactly once either way).
+    // Batch N+1 reads N's results from the staged states until N has committed, and commits only
+    // after N. A failed transaction is fatal: the process restarts from the committed offsets and
+    // state, which is what a crash does too (exactly once either way).
     let inFlight: Promise<void> = Promise.resolve();
 
     // Registered before it starts, so a failed start still stops it; stopping drains the consumer,
@@ -241,7 +242,7 @@ export async function startPgxProcessor(config: Config, log: Logger, options: Pr
           inFlight = producer
             .commit(out, { groupId, offsets: nextOffsets(records) })
             .then(() => {
-              // The next batch sets its pending states only after this callback has run.
+              // The next batch stages its states only after this callback has run.
               for (const [k, v] of evaluated) states.commit(k, v.bytes);
               stats.batches++;
               stats.records += records.length;

@@ -70,18 +70,22 @@ describe('schema registry and Confluent wire format', () => {
     const picked = await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, bytes, { patientId: true, assembly: true, calls: { pos: true, gt: true } });
     expect(picked).toEqual({ patientId: event.patientId, assembly: event.assembly, calls: event.calls.map((c) => ({ pos: c.pos, gt: c.gt })) });
 
-    // Written with an older version (no `gene` in the calls), read back through the projection.
+    // Written with an older version (no `gene`, `variantId` in the calls), read back through the
+    // projection: a selected field the writer did not have takes its default, as in a full decode.
     const current = entry(TOPICS.genotypeCalls).schema as { fields: { name: string; type: unknown }[] };
     const older: typeof current = structuredClone(current);
     const olderCalls = (older.fields.find((f) => f.name === 'calls')?.type as { items: { fields: { name: string }[] } }).items;
-    olderCalls.fields = olderCalls.fields.filter((f) => f.name !== 'gene');
+    olderCalls.fields = olderCalls.fields.filter((f) => f.name !== 'gene' && f.name !== 'variantId');
     const olderId = await registerBackward(createRegistryClient(env.config), `${env.config.topicPrefix}projection-value`, older);
     const avro = (await import('avsc')).default;
-    const { gene: _gene, ...oldCall } = event.calls[0] ?? ({} as never);
+    const { gene: _gene, variantId: _variantId, ...oldCall } = event.calls[0] ?? ({} as never);
     const header = Buffer.alloc(5);
     header.writeUInt32BE(olderId, 1);
     const old = Buffer.concat([header, avro.Type.forSchema(older as never).toBuffer({ ...event, calls: [oldCall] })]);
-    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, { eventId: true, calls: { ref: true } })).toEqual({ eventId: event.eventId, calls: [{ ref: oldCall.ref }] });
+    expect(await serde.decodeFields<Record<string, unknown>>(TOPICS.genotypeCalls, old, { eventId: true, calls: { ref: true, gene: true } })).toEqual({
+      eventId: event.eventId,
+      calls: [{ ref: oldCall.ref, gene: null }],
+    });
     await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { noSuchField: true })).rejects.toThrow(/no field noSuchField/);
     await expect(serde.decodeFields(TOPICS.genotypeCalls, bytes, { eventId: { x: true } })).rejects.toThrow(/not a record/);
     // Truncated values are refused as a full decode refuses them.
