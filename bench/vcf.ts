@@ -31,7 +31,7 @@ import { VcfParser } from '../connectors/vcf/core.ts';
 import { pgxPositions } from '../connectors/vcf/pgx-positions.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression } from '../connectors/vcf/reader.ts';
 import { referenceCalls } from '../connectors/vcf/reference.ts';
-import { publishVcf } from '../connectors/vcf/runner.ts';
+import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, publishVcf } from '../connectors/vcf/runner.ts';
 import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
 
@@ -60,7 +60,7 @@ async function child(mode: string, file: string): Promise<void> {
   } else {
     const t0 = performance.now();
     // Hashed as the connector does: a large plain file on a worker thread while it is scanned.
-    const plain = (await sniffCompression(file)) === 'none' && statSync(file).size >= 32 * 1024 * 1024;
+    const plain = (await sniffCompression(file)) === 'none' && statSync(file).size >= HASH_WHILE_SCANNING;
     const hashing = plain ? hashInWorker(file) : undefined;
     const inspected = plain ? { sha256: '', compression: 'none' as const } : await inspectFile(file);
     const parser = new VcfParser({
@@ -73,7 +73,7 @@ async function child(mode: string, file: string): Promise<void> {
     let resolved = hashing === undefined;
     for await (const chunk of readText(file, inspected.compression)) {
       parser.push(chunk);
-      if (!resolved && parser.bytesWaiting > 8 * 1024 * 1024) {
+      if (!resolved && parser.bytesWaiting > MAX_WAITING_BYTES) {
         parser.resolveSha256((await (hashing as Promise<{ sha256: string }>)).sha256, 'bench');
         resolved = true;
       }

@@ -197,23 +197,30 @@ class VariantBlockWriter {
   recordColumns = new Int32Array(64);
   readonly used: Uint8Array;
   private readonly usedList: number[] = [];
-  private saved = { len: 0, sites: 0, calls: 0, used: 0 };
+  // The state before the current record (plain fields: begin() runs once per record).
+  private savedLen = 0;
+  private savedSites = 0;
+  private savedCalls = 0;
+  private savedUsed = 0;
 
   constructor(n: number) {
     this.used = new Uint8Array(n);
   }
 
   begin(): void {
-    this.saved = { len: this.sites.pos, sites: this.siteCount, calls: this.callCount, used: this.usedList.length };
+    this.savedLen = this.sites.pos;
+    this.savedSites = this.siteCount;
+    this.savedCalls = this.callCount;
+    this.savedUsed = this.usedList.length;
     this.calls.reset();
     this.recordCalls = 0;
   }
 
   undo(): void {
-    this.sites.pos = this.saved.len;
-    this.siteCount = this.saved.sites;
-    this.callCount = this.saved.calls;
-    while (this.usedList.length > this.saved.used) this.used[this.usedList.pop() as number] = 0;
+    this.sites.pos = this.savedLen;
+    this.siteCount = this.savedSites;
+    this.callCount = this.savedCalls;
+    while (this.usedList.length > this.savedUsed) this.used[this.usedList.pop() as number] = 0;
     this.calls.reset();
     this.recordCalls = 0;
   }
@@ -906,32 +913,7 @@ export class VcfParser {
     const room = prefix.length + suffix.length + 6 * ploidy + 32;
     if (at + room > out.length) out = block.grow(col, room);
     out.set(prefix, at);
-    at = writeLong(out, at + prefix.length, ploidy);
-    for (let j = 0; j < ploidy; j++) {
-      const allele = gt[j] as number;
-      if (allele < 0) out[at++] = 0;
-      else {
-        out[at++] = 2;
-        at = writeLong(out, at, allele);
-      }
-    }
-    out[at++] = 0; // end of the gt array
-    out[at++] = phased;
-    if (Number.isNaN(phaseSet)) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, phaseSet);
-    }
-    if (depth === INT_NULL) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, depth);
-    }
-    if (quality === INT_NULL) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, quality);
-    }
+    at = writeGenotype(out, at + prefix.length, gt, ploidy, phased, phaseSet, depth, quality);
     out.set(suffix, at);
     block.len[col] = at + suffix.length;
     block.count[col] = (block.count[col] as number) + 1;
@@ -982,35 +964,7 @@ export class VcfParser {
     const w = variants.calls;
     w.room(6 * ploidy + 48);
     const out = w.buf;
-    const gt = this.gt;
-    let at = writeLong(out, w.pos, col);
-    at = writeLong(out, at, ploidy);
-    for (let j = 0; j < ploidy; j++) {
-      const allele = gt[j] as number;
-      if (allele < 0) out[at++] = 0;
-      else {
-        out[at++] = 2;
-        at = writeLong(out, at, allele);
-      }
-    }
-    out[at++] = 0; // end of the gt array
-    out[at++] = phased;
-    if (Number.isNaN(phaseSet)) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, phaseSet);
-    }
-    if (depth === INT_NULL) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, depth);
-    }
-    if (quality === INT_NULL) out[at++] = 0;
-    else {
-      out[at++] = 2;
-      at = writeLong(out, at, quality);
-    }
-    w.pos = at;
+    w.pos = writeGenotype(out, writeLong(out, w.pos, col), this.gt, ploidy, phased, phaseSet, depth, quality);
     variants.noteColumn(col);
     this.stats.nonRefCalls++;
   }
@@ -1100,10 +1054,10 @@ export class VcfParser {
   private encodeBlockEvent(done: DoneBlock): EncodedEvent {
     const sites = done.sites ?? Buffer.alloc(0);
     const eventId = createHash('sha256').update(`${this.sha256}:block:${done.firstLine}`).digest('hex').slice(0, 32);
-    let samples = 0;
-    for (const col of done.used) samples += (this.blockSamples[col] as Buffer).length;
+    let sampleBytes = 0;
+    for (const col of done.used) sampleBytes += (this.blockSamples[col] as Buffer).length;
     const w = new Bytes();
-    w.room(this.blockWire.length + 40 + done.chrom.length + samples + sites.length + this.lineage.length + 4 * MAX_LONG_BYTES);
+    w.room(this.blockWire.length + 40 + done.chrom.length + sampleBytes + sites.length + this.lineage.length + 4 * MAX_LONG_BYTES);
     w.raw(this.blockWire)
       .string(eventId)
       .long(0) // sourceKind VCF
@@ -1129,6 +1083,40 @@ interface DoneBlock {
   blockCalls: number;
   /** Columns with calls in the variant block, ascending. */
   used: number[];
+}
+
+/**
+ * gt, phased, phaseSet, depth, genotypeQuality as avsc writes them (the same fields, in the same
+ * order, in GenotypeCall and SampleCall); the alleles are gt[0, ploidy), -1 = missing. Returns the end.
+ */
+function writeGenotype(out: Buffer, at: number, gt: Int32Array, ploidy: number, phased: number, phaseSet: number, depth: number, quality: number): number {
+  at = writeLong(out, at, ploidy);
+  for (let j = 0; j < ploidy; j++) {
+    const allele = gt[j] as number;
+    if (allele < 0) out[at++] = 0;
+    else {
+      out[at++] = 2;
+      at = writeLong(out, at, allele);
+    }
+  }
+  out[at++] = 0; // end of the gt array
+  out[at++] = phased;
+  if (Number.isNaN(phaseSet)) out[at++] = 0;
+  else {
+    out[at++] = 2;
+    at = writeLong(out, at, phaseSet);
+  }
+  if (depth === INT_NULL) out[at++] = 0;
+  else {
+    out[at++] = 2;
+    at = writeLong(out, at, depth);
+  }
+  if (quality === INT_NULL) out[at++] = 0;
+  else {
+    out[at++] = 2;
+    at = writeLong(out, at, quality);
+  }
+  return at;
 }
 
 /** Copies src into out at pos (a byte loop beats Buffer#copy for the short site parts). */

@@ -74,9 +74,9 @@ export interface VcfSummary {
 /** Records per Kafka produce request are capped by bytes: the broker refuses batches over ~1 MB per partition. */
 const MAX_BATCH_BYTES = 900 * 1024;
 /** Plain files at least this large are hashed while they are scanned (smaller ones: hashing first is quicker than starting a worker). */
-const HASH_WHILE_SCANNING = 32 * 1024 * 1024;
+export const HASH_WHILE_SCANNING = 32 * 1024 * 1024;
 /** Encoded blocks kept while the hash is computed; the scan waits for the hash beyond this. */
-const MAX_WAITING_BYTES = 8 * 1024 * 1024;
+export const MAX_WAITING_BYTES = 8 * 1024 * 1024;
 /** Produce requests awaiting acknowledgement while the next batches are prepared. */
 const MAX_IN_FLIGHT = 4;
 
