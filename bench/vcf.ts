@@ -67,7 +67,7 @@ async function child(mode: string, file: string): Promise<void> {
       facts: { sha256: inspected.sha256, sourceId: 'bench', lab: null, ingestedAt: Date.now(), pipelineVersion: 'bench' },
       mapping,
       pgx: pgxPositions(),
-      wireHeader: Buffer.alloc(5),
+      wireHeaders: { calls: Buffer.alloc(5), block: Buffer.alloc(5) },
     });
     let bytes = 0;
     let resolved = hashing === undefined;

@@ -16,6 +16,11 @@ export interface Serde {
   encode(topic: string, value: unknown): Promise<Buffer>;
   decode<T>(topic: string, bytes: Buffer | null): Promise<T>;
   /**
+   * The 5-byte Confluent header (magic byte, schema id) of the topic's values, for writers that
+   * encode bodies themselves; calling it early also saves the first encode its registry round trip.
+   */
+  wireHeader(topic: string): Promise<Buffer>;
+  /**
    * Only the selected fields of a value: the others are skipped while reading, not built, which is
    * much cheaper when a consumer needs a part of a large value. Pass the same selection object each
    * time (a constant): what is derived from it is cached by identity.
@@ -39,7 +44,8 @@ interface Projection {
 
 interface TopicCodec {
   entry: CatalogueEntry;
-  type: avro.Type;
+  /** Built on first use: a schema id lookup alone does not need the Avro type. */
+  readonly type: avro.Type;
   id?: Promise<number>;
 }
 
@@ -58,7 +64,13 @@ export function createSerde(config: Config): Serde {
     let c = codecs.get(topic);
     if (c === undefined) {
       const e = entry(topic);
-      c = { entry: e, type: valueType(topic) };
+      let type: avro.Type | undefined;
+      c = {
+        entry: e,
+        get type() {
+          return (type ??= valueType(topic));
+        },
+      };
       codecs.set(topic, c);
     }
     return c;
@@ -94,6 +106,12 @@ export function createSerde(config: Config): Serde {
       const header = Buffer.alloc(5);
       scratch.copy(header, 0, 0, 5);
       return Buffer.concat([header, c.type.toBuffer(value)]);
+    },
+
+    async wireHeader(topic) {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(await schemaId(codec(topic)), 1);
+      return header;
     },
 
     async decode<T>(topic: string, bytes: Buffer | null): Promise<T> {

@@ -87,15 +87,22 @@ export interface VcfStats {
   pgx: { active: boolean; reason: string; covered: number; total: number };
 }
 
+export interface WireHeaders {
+  calls: Buffer;
+  block: Buffer;
+}
+
 export interface VcfParserOptions {
   facts: FileFacts;
   mapping: SampleMapping;
   /** The PGx defining positions (GRCh38); without them only non-reference calls are kept. */
   pgx?: PgxPositionIndex;
-  /** Confluent wire header (magic byte and schema id) put before each GenotypeCallSet body; empty for dry runs. */
-  wireHeader?: Buffer;
-  /** The same for VariantBlock bodies. */
-  blockWireHeader?: Buffer;
+  /**
+   * Confluent wire headers (magic byte and schema id) put before each GenotypeCallSet and
+   * VariantBlock body; none for dry runs. 'later': completed blocks are kept until
+   * resolveWireHeaders gives them, so scanning need not wait for the schema registry.
+   */
+  wireHeaders?: WireHeaders | 'later';
   blockLines?: number;
   blockCalls?: number;
 }
@@ -304,8 +311,8 @@ export class VcfParser {
   header: VcfHeader | undefined;
   resolved: ResolvedSamples | undefined;
 
-  private readonly wire: Buffer;
-  private readonly blockWire: Buffer;
+  /** Wire headers; undefined until known (see resolveWireHeaders). */
+  private wire: WireHeaders | undefined;
   private readonly blockLinesLimit: number;
   private readonly blockCallsLimit: number;
   private lineage: Buffer;
@@ -333,11 +340,16 @@ export class VcfParser {
   private chrom: string | undefined;
   private pgxChrom: Map<number, PgxPosition> | undefined;
 
+  // The last FILTER other than PASS and '.' (usually the same few values recur).
+  private filterRaw = Buffer.from('PASS'); // not empty: an empty FILTER must not match
+  private filterList: readonly string[] = PASS;
+
   // Current FORMAT.
   private format: Format | undefined;
 
   // Current block.
-  private blockChrom: string | undefined;
+  /** '' between blocks (a string either way: keeps the per-record comparison monomorphic). */
+  private blockChrom = '';
   private blockFirstLine = 0;
   private blockLines = 0;
   private block = new BlockStreams(0);
@@ -361,8 +373,8 @@ export class VcfParser {
   private rejected: RejectedRecord[] = [];
 
   constructor(private readonly options: VcfParserOptions) {
-    this.wire = options.wireHeader ?? Buffer.alloc(0);
-    this.blockWire = options.blockWireHeader ?? Buffer.alloc(0);
+    const wire = options.wireHeaders;
+    this.wire = wire === 'later' ? undefined : (wire ?? { calls: Buffer.alloc(0), block: Buffer.alloc(0) });
     this.blockLinesLimit = options.blockLines ?? BLOCK_LINES;
     this.blockCallsLimit = options.blockCalls ?? BLOCK_CALLS;
     const f = options.facts;
@@ -633,9 +645,14 @@ export class VcfParser {
     let filters: readonly string[] = EMPTY;
     if (t6 === t5 + 5 && buf[t5 + 1] === 80 && buf[t5 + 2] === 65 && buf[t5 + 3] === 83 && buf[t5 + 4] === 83) filters = PASS;
     else if (!(t6 === t5 + 2 && buf[t5 + 1] === 46)) {
-      const text = buf.toString('utf8', t5 + 1, t6);
-      filters = text === 'PASS' ? PASS : text.split(';');
-      if (filters.includes('')) throw new InvalidInputError(`FILTER '${clip(text)}' has an empty filter name`);
+      if (sameBytes(buf, t5 + 1, t6, this.filterRaw)) filters = this.filterList;
+      else {
+        const text = buf.toString('utf8', t5 + 1, t6);
+        filters = text === 'PASS' ? PASS : text.split(';');
+        if (filters.includes('')) throw new InvalidInputError(`FILTER '${clip(text)}' has an empty filter name`);
+        this.filterRaw = Buffer.from(buf.subarray(t5 + 1, t6));
+        this.filterList = filters;
+      }
     }
     if (fmt.gt < 0) {
       this.stats.recordsWithoutGenotypes++;
@@ -974,7 +991,7 @@ export class VcfParser {
     const variants = this.variants;
     const block = this.block;
     if (variants.siteCount > 0 || block.total > 0) {
-      const done: DoneBlock = { firstLine: this.blockFirstLine, chrom: this.blockChrom ?? '', samples: [], sites: undefined, siteCount: 0, blockCalls: 0, used: [] };
+      const done: DoneBlock = { firstLine: this.blockFirstLine, chrom: this.blockChrom, samples: [], sites: undefined, siteCount: 0, blockCalls: 0, used: [] };
       if (variants.siteCount > 0) {
         done.sites = variants.sites.buf.subarray(0, variants.sites.pos);
         done.siteCount = variants.siteCount;
@@ -985,9 +1002,10 @@ export class VcfParser {
         const count = block.count[col] as number;
         if (count > 0) done.samples.push({ col, count, calls: (block.out[col] as Buffer).subarray(0, block.len[col]) });
       }
-      if (this.sha256 !== '') this.emit(done);
+      if (this.sha256 !== '' && this.wire !== undefined) this.emit(done);
       else {
-        // The file's hash is not known yet: keep a copy of the block until it is (see resolveSha256).
+        // The file's hash or the wire headers are not known yet: keep a copy of the block until
+        // they are (see resolveSha256, resolveWireHeaders).
         if (done.sites !== undefined) done.sites = Buffer.from(done.sites);
         for (const sample of done.samples) sample.calls = Buffer.from(sample.calls);
         this.waiting.push(done);
@@ -997,7 +1015,7 @@ export class VcfParser {
     variants.clear();
     block.clear();
     this.blockLines = 0;
-    this.blockChrom = undefined;
+    this.blockChrom = '';
   }
 
   /**
@@ -1010,12 +1028,29 @@ export class VcfParser {
     this.sha256 = sha256;
     this.lineage = this.lineageFor(sha256, sourceId);
     if (this.header !== undefined) this.resolveColumns(this.header, sha256);
+    this.release();
+  }
+
+  get wireHeadersKnown(): boolean {
+    return this.wire !== undefined;
+  }
+
+  /** The wire headers, for a parser created with wireHeaders 'later'. */
+  resolveWireHeaders(wire: WireHeaders): void {
+    if (this.wire !== undefined) throw new Error('the wire headers are already known');
+    this.wire = wire;
+    this.release();
+  }
+
+  /** Once the hash and the wire headers are known, the kept blocks become events. */
+  private release(): void {
+    if (this.sha256 === '' || this.wire === undefined) return;
     for (const done of this.waiting) this.emit(done);
     this.waiting = [];
     this.waitingBytes = 0;
   }
 
-  /** Bytes of completed blocks kept until the file's sha256 is known. */
+  /** Bytes of completed blocks kept until the file's sha256 and the wire headers are known. */
   get bytesWaiting(): number {
     return this.waitingBytes;
   }
@@ -1038,9 +1073,10 @@ export class VcfParser {
   /** The event of one sample: the envelope around the calls already encoded in its stream. */
   private encodeEvent(col: number, patientId: string, head: Buffer, count: number, calls: Buffer, firstLine: number): EncodedEvent {
     const eventId = createHash('sha256').update(`${this.sha256}:${col}:${firstLine}`).digest('hex').slice(0, 32);
-    const size = this.wire.length + 34 + head.length + MAX_LONG_BYTES + calls.length + 1 + this.lineage.length;
+    const wire = (this.wire as WireHeaders).calls;
+    const size = wire.length + 34 + head.length + MAX_LONG_BYTES + calls.length + 1 + this.lineage.length;
     const out = Buffer.allocUnsafe(size);
-    let pos = put(out, 0, this.wire);
+    let pos = put(out, 0, wire);
     pos = writeString(out, pos, eventId);
     pos = put(out, pos, head);
     pos = writeLong(out, pos, count);
@@ -1053,12 +1089,13 @@ export class VcfParser {
   /** The VariantBlock: envelope, the samples with calls, the sites already encoded. */
   private encodeBlockEvent(done: DoneBlock): EncodedEvent {
     const sites = done.sites ?? Buffer.alloc(0);
+    const wire = (this.wire as WireHeaders).block;
     const eventId = createHash('sha256').update(`${this.sha256}:block:${done.firstLine}`).digest('hex').slice(0, 32);
     let sampleBytes = 0;
     for (const col of done.used) sampleBytes += (this.blockSamples[col] as Buffer).length;
     const w = new Bytes();
-    w.room(this.blockWire.length + 40 + done.chrom.length + sampleBytes + sites.length + this.lineage.length + 4 * MAX_LONG_BYTES);
-    w.raw(this.blockWire)
+    w.room(wire.length + 40 + done.chrom.length + sampleBytes + sites.length + this.lineage.length + 4 * MAX_LONG_BYTES);
+    w.raw(wire)
       .string(eventId)
       .long(0) // sourceKind VCF
       .long(ASSEMBLIES.indexOf(this.header?.assembly ?? 'UNKNOWN'))

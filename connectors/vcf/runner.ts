@@ -21,9 +21,9 @@ import type { Logger } from '../../platform/log.ts';
 import { createSerde, type Serde } from '../../platform/serde.ts';
 import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry.ts';
 import { PIPELINE_VERSION } from '../../platform/version.ts';
-import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats } from './core.ts';
-import { PgxPositionIndex, pgxPositions } from './pgx-positions.ts';
-import { hashInWorker, inspectFile, readText, sniffCompression } from './reader.ts';
+import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats, type WireHeaders } from './core.ts';
+import { pgxPositions } from './pgx-positions.ts';
+import { hashInWorker, inspectFile, readText, sniffCompression, type FileInspection } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
 
 export interface VcfPublishOptions {
@@ -80,56 +80,10 @@ export const MAX_WAITING_BYTES = 8 * 1024 * 1024;
 /** Produce requests awaiting acknowledgement while the next batches are prepared. */
 const MAX_IN_FLIGHT = 4;
 
-/** A small VCF whose events exercise every field, encoded by the core and by avsc before publishing. */
-const PROBE_VCF = [
-  '##fileformat=VCFv4.2',
-  '##contig=<ID=chr1,length=248956422>',
-  '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1',
-  'chr1\t1000\trs1\tA\tG,AT\t50.5\tPASS\t.\tGT:DP:GQ:PS\t1|2:30:99:1000',
-  'chr1\t1001\t.\tC\tT\t.\tq10;s50\t.\tGT:DP:GQ:PS\t./1:.:.:.',
-  'chr1\t3000000000\t.\tC\tT\t1e-3\t.\t.\tGT\t1',
-  '',
-].join('\n');
-
-/** The probe's first record is treated as a PGx position, so it yields both kinds of events. */
-const PROBE_PGX = new PgxPositionIndex({
-  source: 'probe',
-  release: 'probe',
-  dataVersion: 'probe',
-  license: 'probe',
-  assembly: 'GRCh38',
-  count: 1,
-  positions: [{ chrom: '1', pos: 1000, ref: 'A', alts: ['G'], rsid: 'rs1', gene: null, positionOfInterestOnly: false }],
-});
-
-const TOPIC_OF = { calls: TOPICS.genotypeCalls, block: TOPICS.variantBlocks } as const;
-
-/**
- * Checks the hand-written Avro encoding against avsc on the probe events and returns the wire
- * headers (magic byte + registered schema id) of both event kinds.
- */
-export async function wireHeadersFor(serde: Serde): Promise<{ calls: Buffer; block: Buffer }> {
-  const parser = new VcfParser({
-    facts: { sha256: '0'.repeat(64), sourceId: 'probe', lab: 'probe lab', ingestedAt: 1700000000000, pipelineVersion: PIPELINE_VERSION },
-    mapping: { kind: 'keyed-hash', key: 'probe' },
-    pgx: PROBE_PGX,
-  });
-  parser.push(Buffer.from(PROBE_VCF));
-  parser.end();
-  const headers: Partial<Record<EncodedEvent['kind'], Buffer>> = {};
-  // Both schema ids are looked up at once (a registry round trip each).
-  await Promise.all(
-    parser.take().events.map(async (event) => {
-      const topic = TOPIC_OF[event.kind];
-      const reference = await serde.encode(topic, valueType(topic).fromBuffer(event.value));
-      if (!reference.subarray(5).equals(event.value)) {
-        throw new Error(`VCF connector self-check failed: the hand-written Avro encoding of ${topic} differs from avsc for the committed schema`);
-      }
-      headers[event.kind] = Buffer.from(reference.subarray(0, 5));
-    }),
-  );
-  if (headers.calls === undefined || headers.block === undefined) throw new Error('VCF connector self-check did not produce both kinds of events');
-  return { calls: headers.calls, block: headers.block };
+/** The wire headers of both kinds of events (their schema ids are looked up at once). */
+async function wireHeadersFor(serde: Serde): Promise<WireHeaders> {
+  const [calls, block] = await Promise.all([serde.wireHeader(TOPICS.genotypeCalls), serde.wireHeader(TOPICS.variantBlocks)]);
+  return { calls, block };
 }
 
 export interface VcfDeps {
@@ -148,52 +102,67 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   });
   if (!info.isFile()) throw new InvalidInputError(`${file}: not a regular file`);
   if (info.size === 0) throw new InvalidInputError(`${file}: the file is empty`);
-  // A large plain file is hashed on a worker thread while it is scanned; its events wait in the
-  // parser until the hash (part of their ids and lineage) is known, so nothing is published before.
-  // Compressed files are inspected first: their framing must be checked end to end before publishing.
+  // Scanning starts at once. What it does not need runs beside it: a large plain file is hashed on a
+  // worker thread; the schema ids of both kinds of events (the wire headers) and of the announcement
+  // are looked up, and the producer connects. Completed blocks wait in the parser until the hash and
+  // the wire headers are known, so nothing is published with a wrong hash or schema id. Compressed
+  // files are inspected first: their framing must be checked end to end before anything is published.
+  // (The hand-written Avro encoding is checked byte for byte against avsc by the unit tests.)
   const plain = (await sniffCompression(file)) === 'none';
-  let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? hashInWorker(file) : undefined;
-  hashing?.catch(() => {});
+  let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? settles(hashInWorker(file)) : undefined;
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
-  const [inspected, wire] = await Promise.all([
-    hashing !== undefined
-      ? { sha256: '', byteSize: info.size, compression: 'none' as const }
-      : inspectFile(file).catch((error: unknown) => {
-          if (error instanceof InvalidInputError) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
-          throw error;
-        }),
-    serde === undefined ? undefined : wireHeadersFor(serde),
-  ]);
+  const wiring = serde === undefined ? undefined : settles(wireHeadersFor(serde));
+  const producing =
+    dry !== undefined ? undefined : settles(deps.producer !== undefined ? Promise.resolve(deps.producer) : openProducer(deps.kafka));
+  const ownProducer = dry === undefined && deps.producer === undefined;
+  const announcing = serde === undefined ? undefined : settles(serde.wireHeader(TOPICS.sourceDocuments));
+  let inspected: FileInspection;
+  try {
+    inspected =
+      hashing !== undefined
+        ? { sha256: '', byteSize: info.size, compression: 'none' }
+        : await inspectFile(file).catch((error: unknown) => {
+            if (error instanceof InvalidInputError) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
+            throw error;
+          });
+  } catch (error) {
+    if (ownProducer) await closeWhenOpen(producing);
+    throw error;
+  }
   let sha256 = inspected.sha256;
   let sourceId = sha256 === '' ? '' : `sha256:${sha256}`;
   const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
-  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), ...(wire === undefined ? {} : { wireHeader: wire.calls, blockWireHeader: wire.block }) });
+  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), wireHeaders: wiring === undefined ? undefined : 'later' });
   const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 
   let producer: ProducerPort | undefined;
-  let ownProducer = false;
-  if (dry === undefined) {
-    if (deps.producer !== undefined) producer = deps.producer;
-    else {
-      if (deps.kafka === undefined) throw new Error('publishVcf needs a Kafka port or a producer');
-      producer = await deps.kafka.producer({ compression: 'lz4' });
-      ownProducer = true;
-    }
-  }
-  const deadLetters = producer === undefined || serde === undefined ? undefined : new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
+  let deadLetters: DeadLetterPublisher | undefined;
   const progress: Progress = { bytes: 0, totalBytes: inspected.byteSize, records: 0, calls: 0, events: 0 };
   let deadLettered = 0;
-  const resolveHash = async (): Promise<void> => {
-    if (hashing === undefined) return;
-    const hashed = await hashing;
-    hashing = undefined;
-    if (hashed.byteSize !== info.size) throw new InvalidInputError(`${file}: the file changed while it was read (${info.size} bytes, then ${hashed.byteSize})`);
-    sha256 = hashed.sha256;
-    sourceId = `sha256:${sha256}`;
-    parser.resolveSha256(sha256, sourceId);
+  let ready = hashing === undefined && wiring === undefined && producing === undefined;
+  /** Waits for the hash, the wire headers and the producer; the blocks kept until then become events. */
+  const prepare = async (): Promise<void> => {
+    if (ready) return;
+    if (hashing !== undefined) {
+      const hashed = await hashing.promise;
+      hashing = undefined;
+      if (hashed.byteSize !== info.size) throw new InvalidInputError(`${file}: the file changed while it was read (${info.size} bytes, then ${hashed.byteSize})`);
+      sha256 = hashed.sha256;
+      sourceId = `sha256:${sha256}`;
+      parser.resolveSha256(sha256, sourceId);
+    }
+    if (wiring !== undefined && !parser.wireHeadersKnown) parser.resolveWireHeaders(await wiring.promise);
+    if (producing !== undefined && producer === undefined) {
+      producer = await producing.promise;
+      if (serde !== undefined) deadLetters = new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
+    }
+    ready = true;
   };
-  const types = { calls: valueType(TOPICS.genotypeCalls), block: valueType(TOPICS.variantBlocks) };
+  /** Whether prepare() would not wait. */
+  const preparedBeside = (): boolean => (hashing?.settled ?? true) && (wiring?.settled ?? true) && (producing?.settled ?? true);
+  // Built for dry runs only: compiling the Avro types costs ~30 ms that publishing does not need.
+  const types = dry === undefined ? undefined : { calls: valueType(TOPICS.genotypeCalls), block: valueType(TOPICS.variantBlocks) };
 
   try {
     await withSpan(`${topics.block} publish`, { 'messaging.system': 'kafka', 'messaging.destination.name': topics.block, 'backbone.connector': CONNECTOR }, async () => {
@@ -217,7 +186,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
           } else for (const r of rejected) log.warn({ line: r.line, reason: r.error.message }, 'record rejected (dry run: not dead-lettered)');
         }
         for (const e of events) {
-          if (dry !== undefined) {
+          if (dry !== undefined && types !== undefined) {
             const line = { topic: topics[e.kind], key: e.key, value: types[e.kind].fromBuffer(e.value) as unknown };
             if (!dry.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => dry.once('drain', r));
             continue;
@@ -238,11 +207,11 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
             throw new InvalidInputError(`none of the ${r.columns.length} samples of the VCF is in the sample map, so nothing can be published`);
           }
         }
-        if (hashing !== undefined && parser.bytesWaiting > MAX_WAITING_BYTES) await resolveHash();
+        if (!ready && (parser.bytesWaiting > MAX_WAITING_BYTES || preparedBeside())) await prepare();
         let out = parser.take();
         // A dead letter names its source: the hash must be known (the events then follow at once).
-        if (hashing !== undefined && out.rejected.length > 0) {
-          await resolveHash();
+        if (!ready && out.rejected.length > 0) {
+          await prepare();
           out = { events: parser.take().events, rejected: out.rejected };
         }
         await deliver(out.events, out.rejected);
@@ -252,7 +221,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
         options.onProgress?.(progress);
       }
       parser.end();
-      await resolveHash();
+      await prepare();
       const out = parser.take();
       await deliver(out.events, out.rejected);
       await send('calls');
@@ -260,6 +229,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
       await Promise.all(inFlight);
     }, { kind: SpanKind.PRODUCER });
     if (producer !== undefined && serde !== undefined) {
+      await announcing?.promise;
       await announce(producer, serde, config, {
         eventId: sourceId.replace('sha256:', '').slice(0, 32),
         sourceId,
@@ -281,7 +251,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     if (error instanceof InvalidInputError && !error.message.startsWith(file)) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
     throw error;
   } finally {
-    if (ownProducer) await producer?.close();
+    if (ownProducer) await closeWhenOpen(producing);
   }
   const s = parser.stats;
   const header = parser.header;
@@ -315,6 +285,32 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     'vcf published',
   );
   return summary;
+}
+
+/** A promise that says whether it has settled; a rejection is handled where the promise is awaited. */
+interface Settling<T> {
+  promise: Promise<T>;
+  settled: boolean;
+}
+
+function settles<T>(promise: Promise<T>): Settling<T> {
+  const s: Settling<T> = { promise, settled: false };
+  promise.then(
+    () => (s.settled = true),
+    () => (s.settled = true),
+  );
+  return s;
+}
+
+async function openProducer(kafka: KafkaPort | undefined): Promise<ProducerPort> {
+  if (kafka === undefined) throw new Error('publishVcf needs a Kafka port or a producer');
+  return kafka.producer({ compression: 'lz4' });
+}
+
+/** Closes a producer this run opened, once its connection attempt is over (a failed one has nothing to close). */
+async function closeWhenOpen(producing: Settling<ProducerPort> | undefined): Promise<void> {
+  const producer = await producing?.promise.catch(() => undefined);
+  await producer?.close();
 }
 
 async function announce(producer: ProducerPort, serde: Serde, config: Config, doc: SourceDocumentReceived): Promise<void> {

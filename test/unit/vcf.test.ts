@@ -285,6 +285,49 @@ describe('variant blocks', () => {
     expect(bodies).toEqual(known.produced.map((p) => p.body));
   });
 
+  it('are the same when the wire headers and the hash arrive after the scan began, in either order', () => {
+    const bytes = fixture('multisample-grch38.vcf');
+    const wire = { calls: Buffer.from([0, 0, 0, 0, 7]), block: Buffer.from([0, 0, 0, 1, 2]) };
+    const known = new VcfParser({ facts: FACTS, mapping: HASHED, pgx: pgxPositions(), blockLines: 3, wireHeaders: wire });
+    known.push(bytes);
+    known.end();
+    const expected = known.take().events.map((e) => e.value);
+    expect(expected.length).toBeGreaterThan(2);
+    for (const hashFirst of [true, false]) {
+      const late = new VcfParser({ facts: { ...FACTS, sha256: '' }, mapping: HASHED, pgx: pgxPositions(), blockLines: 3, wireHeaders: 'later' });
+      const half = Math.floor(bytes.length * 0.6);
+      late.push(bytes.subarray(0, half));
+      if (hashFirst) late.resolveSha256(FACTS.sha256, FACTS.sourceId);
+      else late.resolveWireHeaders(wire);
+      // One of the two is still missing: nothing comes out yet.
+      expect(late.take().events).toEqual([]);
+      expect(late.bytesWaiting).toBeGreaterThan(0);
+      if (hashFirst) late.resolveWireHeaders(wire);
+      else late.resolveSha256(FACTS.sha256, FACTS.sourceId);
+      expect(late.bytesWaiting).toBe(0);
+      const bodies = late.take().events.map((e) => e.value);
+      late.push(bytes.subarray(half));
+      late.end();
+      bodies.push(...late.take().events.map((e) => e.value));
+      expect(bodies).toEqual(expected);
+      expect(bodies[0]?.subarray(0, 5).equals(wire.calls) || bodies[0]?.subarray(0, 5).equals(wire.block)).toBe(true);
+    }
+  });
+
+  it('read recurring FILTER values once and still refuse empty filter names', () => {
+    const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
+    // The empty FILTER comes first, before any value has been remembered.
+    const filters = ['', 'LowQual', 'LowQual', 'q10;s50', 'q10;', 'q10;s50', 'LowQual', '.', 'PASS'];
+    const rows = filters.map((f, i) => ['chr2', String(1000 + i), '.', 'A', 'G', '50', f, '.', 'GT', '0/1', '0/0', '0/0', '0/0']);
+    const { blocks, rejected } = parse(Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`));
+    const first = head.split('\n').length + 1;
+    expect(rejected.map((r) => [r.line, r.error.message])).toEqual([
+      [first, `line ${first}: FILTER '' has an empty filter name`],
+      [first + 4, `line ${first + 4}: FILTER 'q10;' has an empty filter name`],
+    ]);
+    expect(blocks.flatMap((b) => b.sites.map((s) => s.filters))).toEqual([['LowQual'], ['LowQual'], ['q10', 's50'], ['q10', 's50'], ['LowQual'], [], ['PASS']]);
+  });
+
   it('take nothing from a rejected record: neither its calls nor its samples', () => {
     const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
     const rows = [
