@@ -2,12 +2,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.stack/', 'test-artifacts/'] },
+  { ignores: ['node_modules/', '.stack/', 'test-artifacts/', '.build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // Async functions that implement async interfaces need no await of their own.
@@ -30,6 +30,12 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Plain JavaScript that runs before any TypeScript: the bin shim and the build script.
+    files: ['bin/*.js', 'scripts/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', performance: 'readonly' } },
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['platform/config.ts'],

@@ -10,7 +10,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig, type Config } from '../platform/config.ts';
 import { TOPICS, topicName } from '../platform/catalogue.ts';
@@ -19,6 +18,7 @@ import type { GenotypeCallSet } from '../platform/events.ts';
 import { createKafka } from '../platform/kafka/kafkajs.ts';
 import type { OutgoingRecord } from '../platform/kafka/port.ts';
 import { createLogger } from '../platform/log.ts';
+import { fromRoot } from '../platform/paths.ts';
 import { createSerde } from '../platform/serde.ts';
 import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
@@ -27,7 +27,8 @@ import { SINK_STAGE } from '../services/variant-sink/runner.ts';
 import * as stack from '../infra/stack/index.ts';
 import { isolatedSettings, publishAtRate, summary } from './support.ts';
 
-const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+// From the project root: this module also runs compiled into .build/ (`backbone bench`).
+const CLI = fromRoot('bin', 'backbone.js');
 
 function event(n: number, runId: string): GenotypeCallSet {
   const patient = `PT-${String(n % 5000).padStart(6, '0')}`;

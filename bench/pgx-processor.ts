@@ -25,7 +25,7 @@ import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import * as stack from '../infra/stack/index.ts';
 import { diplotypeCalls, genotypes } from '../test/support/pgx-events.ts';
-import { cpuProfileFlags, isolatedSettings, publishAtRate, rateMeter, summary } from './support.ts';
+import { cpuProfileFlags, isolatedSettings, publishAtRate, rateMeter, summary, windows } from './support.ts';
 
 const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 const { values } = parseArgs({
@@ -87,6 +87,7 @@ const run = (label: string, seconds: number) => {
 };
 if (Number(values.warmup) > 0) await run('warmup', Number(values.warmup));
 const { latencies, watched, achieved } = await run('measure', seconds);
+const measured = meter; // run() made a new meter for the measured phase
 const rss = (() => {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -101,6 +102,7 @@ await reader.stop();
 await producer.close();
 console.log(`pgx processor at ${rate} events/s for ${seconds} s, mix ${values.mix} (achieved ${Math.round(achieved)} events/s; batches ≤ ${config.processorBatchSize} records / ${config.processorBatchMaxMs} ms, one Kafka transaction each):`);
 console.log(`  publish-acked → first alert committed and read (${latencies.length}/${watched} alerting patients): ${summary(latencies)}`);
+console.log(`  by 5 s of sending (ms): ${windows(measured.timeline, 5000)}`);
 console.log(`  processor peak RSS ${rss.toFixed(0)} MB`);
 const admin = await kafka.admin();
 await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(config.topicPrefix)));

@@ -16,6 +16,20 @@ export function summary(sorted: readonly number[], digits = 0): string {
   return `p50 ${percentile(sorted, 50).toFixed(digits)} ms, p99 ${percentile(sorted, 99).toFixed(digits)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(digits)} ms`;
 }
 
+/** p50/p99 per window of `windowMs` from the first send: whether the tail grows through a run. */
+export function windows(timeline: readonly [number, number][], windowMs: number): string {
+  if (timeline.length === 0) return '';
+  const start = Math.min(...timeline.map(([t]) => t));
+  const groups: number[][] = [];
+  for (const [t, latency] of timeline) (groups[Math.floor((t - start) / windowMs)] ??= []).push(latency);
+  return groups
+    .map((g, i) => {
+      const sorted = [...g].sort((a, b) => a - b);
+      return `${(i * windowMs) / 1000}-${((i + 1) * windowMs) / 1000} s: p50 ${percentile(sorted, 50).toFixed(0)}, p99 ${percentile(sorted, 99).toFixed(0)}`;
+    })
+    .join(' | ');
+}
+
 export interface RateOptions {
   rate: number;
   seconds: number;
@@ -43,11 +57,14 @@ export interface Meter {
   acked: (id: string, at: number) => void;
   sentAt: Map<string, number>;
   latencies: number[];
+  /** [when the id was sent (performance.now()), its latency], in the order seen: how latency moves through a run. */
+  timeline: [number, number][];
 }
 
 export function rateMeter(): Meter {
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  const timeline: [number, number][] = [];
   // Seen before its batch's acknowledgement arrived: counts as 0 ms.
   const early = new Set<string>();
   const see = (id: string): void => {
@@ -57,13 +74,16 @@ export function rateMeter(): Meter {
       return;
     }
     latencies.push(performance.now() - t);
+    timeline.push([t, performance.now() - t]);
     sentAt.delete(id);
   };
   const acked = (id: string, at: number): void => {
-    if (early.delete(id)) latencies.push(0);
-    else sentAt.set(id, at);
+    if (early.delete(id)) {
+      latencies.push(0);
+      timeline.push([at, 0]);
+    } else sentAt.set(id, at);
   };
-  return { see, acked, sentAt, latencies };
+  return { see, acked, sentAt, latencies, timeline };
 }
 
 export async function publishAtRate(options: RateOptions, meter = rateMeter()): Promise<RateResult> {

@@ -5,8 +5,9 @@
  *    100 samples and x 1 sample, plain and BGZF.
  * 2. For each: times `bcftools query -f '[%CHROM\t%POS\t%SAMPLE\t%GT\n]'` (installing bcftools with
  *    apt-get when missing), then our connector publishing the file to the real Kafka until every
- *    event is acknowledged (in a child process of its own, on its own topic prefix), and checks that
- *    our non-reference call count equals bcftools' `-i 'GT="alt"'` count.
+ *    event is acknowledged: `backbone vcf publish --json FILE`, the command an integrator runs, in a
+ *    process of its own on its own topic prefix. Checks that our non-reference call count equals
+ *    bcftools' `-i 'GT="alt"'` count.
  * 3. Splits our time: the same file scanned and Avro-encoded without Kafka.
  * 4. Measures the @gmod/vcf path (parseLine + SAMPLES) against the byte-level scanner on a slice.
  *
@@ -31,11 +32,12 @@ import { VcfParser } from '../connectors/vcf/core.ts';
 import { pgxPositions } from '../connectors/vcf/pgx-positions.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression } from '../connectors/vcf/reader.ts';
 import { referenceCalls } from '../connectors/vcf/reference.ts';
-import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, publishVcf } from '../connectors/vcf/runner.ts';
+import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, type VcfSummary } from '../connectors/vcf/runner.ts';
 import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
 
 const SELF = fileURLToPath(import.meta.url);
+const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
 
 interface ChildResult {
   seconds: number;
@@ -46,18 +48,11 @@ interface ChildResult {
   bytes: number;
 }
 
-/** In the child: publish (or only scan and encode) one file, print one JSON line. */
-async function child(mode: string, file: string): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger({ level: 'warn', name: 'bench-vcf' });
+/** In the child: scan and encode one file without Kafka, print one JSON line. */
+async function child(file: string): Promise<void> {
   const mapping = { kind: 'keyed-hash' as const, key: 'bench' };
   let result: Omit<ChildResult, 'maxRssMb'>;
-  if (mode === 'publish') {
-    const kafka = createKafka(config, log, '-bench-vcf');
-    const t0 = performance.now();
-    const s = await publishVcf({ config, log, kafka }, file, { mapping });
-    result = { seconds: (performance.now() - t0) / 1000, calls: s.calls, nonRefCalls: s.nonRefCalls, events: s.events, bytes: 0 };
-  } else {
+  {
     const t0 = performance.now();
     // Hashed as the connector does: a large plain file on a worker thread while it is scanned.
     const plain = (await sniffCompression(file)) === 'none' && statSync(file).size >= HASH_WHILE_SCANNING;
@@ -99,26 +94,38 @@ function ensureBcftools(): void {
   run(['apt-get', 'install', '-y', 'bcftools']);
 }
 
-/** Runs a command with stdout counted (not kept); resolves with seconds and output lines. */
+/** Runs a command with stdout counted (not kept); resolves with seconds and output lines. Its stderr is shown only if it fails. */
 function timed(cmd: string, args: string[], env?: Record<string, string>): Promise<{ seconds: number; lines: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...(env === undefined ? {} : { env }) });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env }) });
     let lines = 0;
     let tail = '';
+    let errTail = '';
     p.stdout.on('data', (chunk: Buffer) => {
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
       tail = (tail + chunk.toString('latin1')).slice(-4096);
     });
+    p.stderr.on('data', (chunk: Buffer) => (errTail = (errTail + chunk.toString('utf8')).slice(-8192)));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve({ seconds: (performance.now() - t0) / 1000, lines, stdout: tail }) : reject(new Error(`${cmd} exited with ${code}`))));
+    p.on('close', (code) => {
+      if (code === 0) resolve({ seconds: (performance.now() - t0) / 1000, lines, stdout: tail });
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${errTail}`));
+    });
   });
 }
 
-async function runChild(mode: string, file: string, env: Record<string, string>): Promise<ChildResult & { processSeconds: number }> {
-  const r = await timed(process.execPath, ['--import', 'tsx', SELF, '--child', mode, file], env);
+async function scanInChild(file: string, env: Record<string, string>): Promise<ChildResult & { processSeconds: number }> {
+  const r = await timed(process.execPath, ['--import', 'tsx', SELF, '--child', file], env);
   const last = r.stdout.trim().split('\n').pop() ?? '';
   return { ...(JSON.parse(last) as ChildResult), processSeconds: r.seconds };
+}
+
+/** `backbone vcf publish --json FILE` (compiled when the build is fresh, as for an integrator); its summary line. */
+async function publishWithCli(file: string, env: Record<string, string>): Promise<ChildResult & { processSeconds: number }> {
+  const r = await timed(process.execPath, [CLI, 'vcf', 'publish', '--json', file], { ...env, BACKBONE_VCF_PSEUDONYM_KEY: 'bench' });
+  const s = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as VcfSummary & { process: { peakRssMb: number } };
+  return { seconds: s.seconds, calls: s.calls, nonRefCalls: s.nonRefCalls, events: s.events, bytes: 0, maxRssMb: s.process.peakRssMb, processSeconds: r.seconds };
 }
 
 async function isolated(base: Config, name: string): Promise<Record<string, string>> {
@@ -183,8 +190,8 @@ export async function main(argv: string[]): Promise<void> {
     prefixes.push(settings.BACKBONE_TOPIC_PREFIX ?? '');
     databases.push(settings.BACKBONE_CLICKHOUSE_DATABASE ?? '');
     const env = childEnv(settings);
-    const ours = await runChild('publish', file, env);
-    const scan = await runChild('scan', file, env);
+    const ours = await publishWithCli(file, env);
+    const scan = await scanInChild(file, env);
     const ratio = ours.seconds / bcf.seconds;
     const goal = input.samples === 1 ? 1.0 : 0.5;
     rows.push(
@@ -238,7 +245,7 @@ export async function main(argv: string[]): Promise<void> {
     const settings = await isolated(base, 'big');
     prefixes.push(settings.BACKBONE_TOPIC_PREFIX ?? '');
     databases.push(settings.BACKBONE_CLICKHOUSE_DATABASE ?? '');
-    const ours = await runChild('publish', file, childEnv(settings));
+    const ours = await publishWithCli(file, childEnv(settings));
     console.log(
       `${gb} GB file: published in ${f1(ours.seconds)} s, ${ours.events.toLocaleString('en')} events, ${ours.calls.toLocaleString('en')} calls; ` +
         `peak RSS ${ours.maxRssMb.toFixed(0)} MB (goal <= 300 MB${ours.maxRssMb <= 300 ? ', met' : ', NOT met'})`,
@@ -249,5 +256,5 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1] ?? '', args[2] ?? '');
+if (args[0] === '--child') await child(args[1] ?? '');
 else await main(args);

@@ -4,7 +4,6 @@
  * files, waits until the sink has caught up, and prints what an analyst would query.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { publishEventsFile } from '../connectors/events-file/runner.ts';
 import { publishVcf } from '../connectors/vcf/runner.ts';
 import { parseSampleMap } from '../connectors/vcf/samples.ts';
@@ -28,8 +27,9 @@ import { startVariantSink } from '../services/variant-sink/runner.ts';
 import { cdsOrderSign, startServe, startViewsSink } from './serve.ts';
 import { setup } from './setup.ts';
 import { stackOptions } from './stack.ts';
+import { fromRoot } from '../platform/paths.ts';
 
-const DEMO_DIR = fileURLToPath(new URL('../demo/', import.meta.url));
+const DEMO_DIR = `${fromRoot('demo')}/`;
 
 /** Dead letters written since `since`, read from the start of the topic to its current end. */
 async function deadLettersSince(kafka: KafkaPort, config: Config, since: number): Promise<DeadLetter[]> {

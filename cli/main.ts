@@ -30,7 +30,7 @@ const commands: Record<string, Command> = {
   },
   vcf: {
     summary: 'VCF connector: publish VCF files (path, stdin, drop folder, HTTP upload) as genotype events',
-    usage: 'backbone vcf publish FILE... [--samples map.tsv] [--dry-run] | backbone vcf watch DIR | backbone vcf serve',
+    usage: 'backbone vcf publish FILE... [--samples map.tsv] [--dry-run | --json] | backbone vcf watch DIR | backbone vcf serve',
     run: async (args, config) => (await import('../connectors/vcf/cli.ts')).vcfCommand(args, config),
   },
   pgx: {

@@ -1,10 +1,10 @@
 /** `backbone stack`: the native Kafka + schema registry + ClickHouse, installed and run on loopback. */
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../platform/config.ts';
 import { InvalidInputError } from '../platform/errors.ts';
 import * as stack from '../infra/stack/index.ts';
+import { ROOT } from '../platform/paths.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const REPO_ROOT = ROOT;
 
 export function stackOptions(config: Config): stack.StackOptions {
   return {

@@ -3,12 +3,12 @@
  * the single declaration of topics; creation, registration, docs and tests all read it from here.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import avro from 'avsc';
 import { InvalidInputError } from './errors.ts';
+import { fromRoot } from './paths.ts';
 
-export const SCHEMAS_DIR = fileURLToPath(new URL('../schemas/', import.meta.url));
+export const SCHEMAS_DIR = fromRoot('schemas');
 
 export type CleanupPolicy = 'delete' | 'compact';
 

@@ -1,7 +1,7 @@
 /**
  * `backbone vcf ...`: the composition root of the VCF connector.
  *
- *   backbone vcf publish FILE... [--samples map.tsv] [--lab NAME] [--dry-run]   (FILE '-' reads stdin)
+ *   backbone vcf publish FILE... [--samples map.tsv] [--lab NAME] [--dry-run | --json]   (FILE '-' reads stdin)
  *   backbone vcf watch DIR [--samples map.tsv] [--lab NAME]
  *   backbone vcf serve
  */
@@ -18,7 +18,7 @@ import { publishVcf, spool, type VcfSummary } from './runner.ts';
 import { parseSampleMap, type SampleMapping } from './samples.ts';
 
 const USAGE = `usage:
-  backbone vcf publish FILE... [--samples map.tsv] [--lab NAME] [--dry-run]   ('-' reads stdin)
+  backbone vcf publish FILE... [--samples map.tsv] [--lab NAME] [--dry-run | --json]   ('-' reads stdin)
   backbone vcf watch DIR [--samples map.tsv] [--lab NAME]
   backbone vcf serve
 
@@ -76,16 +76,22 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { samples: { type: 'string' }, lab: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+    options: { samples: { type: 'string' }, lab: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length === 0) throw new InvalidInputError(`vcf publish needs at least one FILE ('-' for stdin)\n\n${USAGE}`);
   const dryRun = values['dry-run'] === true;
+  const json = values.json === true;
+  if (json && dryRun) throw new InvalidInputError('--json and --dry-run both write to stdout: give one of them');
   const mapping = await sampleMapping(config, values.samples);
   const log = createLogger({ level: config.logLevel, name: 'vcf' });
   const life = new Lifecycle(log);
   life.add('telemetry', dryRun ? async () => {} : await startTelemetry(config, 'vcf'), (stop) => stop());
   const kafka = dryRun ? undefined : createKafka(config, log, '-vcf');
-  const producer = kafka === undefined ? undefined : life.add('producer', await kafka.producer({ compression: 'lz4' }), (p) => p.close());
+  // Not awaited: the producer connects while the first file is being scanned.
+  const producer =
+    kafka === undefined
+      ? undefined
+      : life.add('producer', kafka.producer({ compression: 'lz4' }), async (p) => (await p.catch(() => undefined))?.close());
   try {
     for (const given of positionals) {
       let file = given;
@@ -105,7 +111,14 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
           onProgress: bar.update,
         });
         bar.done();
-        console.error(describeSummary({ ...summary, file: given === '-' ? 'stdin' : given }, dryRun));
+        const shown = { ...summary, file: given === '-' ? 'stdin' : given };
+        console.error(describeSummary(shown, dryRun));
+        if (json) {
+          // One line per file for scripts; process figures are the whole process's so far.
+          const usage = process.resourceUsage();
+          const proc = { peakRssMb: Math.round(usage.maxRSS / 1024), cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 };
+          console.log(JSON.stringify({ ...shown, process: proc }));
+        }
       } finally {
         if (cleanup !== undefined) await rm(cleanup, { recursive: true, force: true });
       }

@@ -5,7 +5,12 @@
  */
 import type { Assembly } from '../../platform/events.ts';
 
-const CANONICAL = new Set([...Array.from({ length: 22 }, (_, i) => String(i + 1)), 'X', 'Y', 'MT']);
+// Written out as literals, which V8 interns: the scanner compares the chromosome of every record
+// with the block's, and a name sliced from the input ('chr10' -> '10') is a different kind of
+// string that made the optimised comparison bail out. The map returns the literal.
+const CANONICAL = new Map(
+  ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17', '18', '19', '20', '21', '22', 'X', 'Y', 'MT'].map((c) => [c, c]),
+);
 
 /**
  * Canonical chromosome name, or undefined for contigs outside 1-22/X/Y/MT (alts, decoys, unplaced,
@@ -17,7 +22,7 @@ export function normaliseChrom(name: string): string | undefined {
   if (n === 'M' || n === 'm' || n === 'mt' || n === 'Mt') return 'MT';
   if (n === 'x') return 'X';
   if (n === 'y') return 'Y';
-  return CANONICAL.has(n) ? n : undefined;
+  return CANONICAL.get(n);
 }
 
 /** Lengths that differ between the builds for chr1 and a few others (GRCh37 vs GRCh38 primary assembly). */

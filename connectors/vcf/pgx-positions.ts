@@ -3,6 +3,7 @@
  * hom-ref and no-call genotypes so that the PGx caller can tell "reference" from "not tested".
  */
 import { readFileSync } from 'node:fs';
+import { fromRoot } from '../../platform/paths.ts';
 
 export interface PgxPosition {
   /** Canonical chromosome (1-22, X, Y, MT). */
@@ -73,7 +74,7 @@ let cached: PgxPositionIndex | undefined;
 /** The committed positions, read once per process. */
 export function pgxPositions(): PgxPositionIndex {
   cached ??= new PgxPositionIndex(
-    JSON.parse(readFileSync(new URL('../../domain/pgx/data/positions.json', import.meta.url), 'utf8')) as PgxPositionsFile,
+    JSON.parse(readFileSync(fromRoot('domain', 'pgx', 'data', 'positions.json'), 'utf8')) as PgxPositionsFile,
   );
   return cached;
 }

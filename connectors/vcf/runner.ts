@@ -90,8 +90,11 @@ export interface VcfDeps {
   config: Config;
   log: Logger;
   kafka?: KafkaPort;
-  /** A producer to reuse (watch and serve keep one open); otherwise one is opened per file. */
-  producer?: ProducerPort;
+  /**
+   * A producer to reuse (watch, serve and a multi-file publish keep one open), possibly still
+   * connecting; otherwise one is opened per file.
+   */
+  producer?: ProducerPort | Promise<ProducerPort>;
 }
 
 export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublishOptions): Promise<VcfSummary> {

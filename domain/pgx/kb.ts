@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../platform/errors.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
 export const KB_FORMAT = 'backbone-pgx-kb/1';
 
@@ -117,7 +118,7 @@ let cached: KnowledgeBase | undefined;
 /** The committed knowledge base, parsed once per process. */
 export function loadKnowledgeBase(): KnowledgeBase {
   if (cached !== undefined) return cached;
-  const url = new URL('./kb/pgx-kb.json', import.meta.url);
+  const url = fromRoot('domain', 'pgx', 'kb', 'pgx-kb.json');
   const parsed: unknown = JSON.parse(readFileSync(url, 'utf8'));
   cached = validateKnowledgeBase(parsed);
   return cached;

@@ -1,9 +1,9 @@
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ServerName, StackOptions } from './types.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
 /** Committed files (pom, launcher source, config templates) live beside this folder in infra/. */
-export const INFRA_DIR = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const INFRA_DIR = fromRoot('infra');
 
 /** Every path the stack manager touches, derived from the repository root only. */
 export interface StackPaths {

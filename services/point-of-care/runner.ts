@@ -5,7 +5,6 @@
  * (awaited until it has caught up), the webhook dispatcher, health, HTTP — and stops in reverse.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../platform/config.ts';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { AuditTrail, kafkaAuditWriter } from '../../platform/auth/audit.ts';
@@ -28,9 +27,10 @@ import { HealthMonitor } from './health.ts';
 import { buildHttp } from './http.ts';
 import { PatientState, type Position } from './state.ts';
 import { createDispatcher, logDeliveries, SubscriptionStore, WEBHOOK_STAGE } from './webhooks.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
 export const POC_STAGE = 'point-of-care';
-export const POC_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+export const POC_MIGRATIONS_DIR = fromRoot('services', 'point-of-care', 'migrations');
 
 export interface PointOfCareOptions {
   kafka?: KafkaPort;

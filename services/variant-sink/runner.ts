@@ -3,7 +3,6 @@
  * size and time, inserts idempotently, commits offsets only after the insert, dead-letters what
  * cannot be stored (the generic sink runner in platform/clickhouse/sink.ts does the work).
  */
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../platform/config.ts';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { migrateComponent, startClickHouseSink, type SinkHandle } from '../../platform/clickhouse/sink.ts';
@@ -12,11 +11,12 @@ import type { KafkaPort } from '../../platform/kafka/port.ts';
 import type { Logger } from '../../platform/log.ts';
 import { dedupToken, type VariantCallRow } from './core.ts';
 import { variantTableRows } from './processor.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
 export type { SinkHandle, SinkStats } from '../../platform/clickhouse/sink.ts';
 
 export const SINK_STAGE = 'variant-sink';
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+export const MIGRATIONS_DIR = fromRoot('services', 'variant-sink', 'migrations');
 
 export function migrateVariantSink(config: Config): Promise<string[]> {
   return migrateComponent(config, SINK_STAGE, MIGRATIONS_DIR);

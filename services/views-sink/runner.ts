@@ -3,7 +3,6 @@
  * through the generic sink (batches by size and time, idempotent inserts, offsets committed after
  * the insert, refused records dead-lettered).
  */
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../platform/config.ts';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { migrateComponent, startClickHouseSink, type SinkHandle } from '../../platform/clickhouse/sink.ts';
@@ -12,11 +11,12 @@ import type { IncomingRecord, KafkaPort } from '../../platform/kafka/port.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { Serde } from '../../platform/serde.ts';
 import { catalogueTopic, classify, parseProfileKey, toViewRows, type ViewEvent, type ViewRow } from './core.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
 export type { SinkHandle } from '../../platform/clickhouse/sink.ts';
 
 export const VIEWS_STAGE = 'views-sink';
-export const VIEWS_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+export const VIEWS_MIGRATIONS_DIR = fromRoot('services', 'views-sink', 'migrations');
 
 export function migrateViews(config: Config): Promise<string[]> {
   return migrateComponent(config, VIEWS_STAGE, VIEWS_MIGRATIONS_DIR);
