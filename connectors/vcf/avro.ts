@@ -105,6 +105,11 @@ export class Bytes {
     this.room(src.length);
     return this.copy(src, 0, src.length);
   }
+  /** src[start, end), without making a view of it (one per record adds up). */
+  rawRange(src: Buffer, start: number, end: number): this {
+    this.room(end - start);
+    return this.copy(src, start, end);
+  }
   /** The decimal digits of a non-negative integer, as an Avro string. */
   decimal(n: number): this {
     if (n < 0 || !Number.isSafeInteger(n)) return this.string(String(n));

@@ -108,6 +108,8 @@ export interface VcfParserOptions {
 }
 
 const INT_NULL = -2147483648;
+/** INFO bytes looked at one by one before the rest is searched with indexOf. */
+const INFO_BYTE_LOOP = 48;
 const PASS = ['PASS'] as const;
 const EMPTY: readonly string[] = [];
 /** FILTER PASS, Avro-encoded (most records). */
@@ -244,7 +246,7 @@ class VariantBlockWriter {
   /** The record's calls become part of the block (after its site fields were written to `sites`). */
   commitRecord(): void {
     const w = this.sites;
-    w.long(this.recordCalls).raw(this.calls.buf.subarray(0, this.calls.pos)).long(0);
+    w.long(this.recordCalls).rawRange(this.calls.buf, 0, this.calls.pos).long(0);
     for (let i = 0; i < this.recordCalls; i++) {
       const col = this.recordColumns[i] as number;
       if (this.used[col] === 0) {
@@ -530,8 +532,9 @@ export class VcfParser {
     this.block.begin();
     this.variants.begin();
     if (buf[s] === 35) throw new InvalidInputError('a header line (#) after the first record');
-    // The tabs of the 9 fixed columns in one byte loop (their fields are short: cheaper than an
-    // indexOf call per field).
+    // The tabs of the 9 fixed columns. CHROM to FILTER and FORMAT are short: one byte loop is cheaper
+    // than an indexOf call per field. INFO can run to kilobytes in annotated files: past a short
+    // stretch it is left to indexOf (memchr).
     let t0 = -1;
     let t1 = -1;
     let t2 = -1;
@@ -550,13 +553,29 @@ export class VcfParser {
       else if (k === 3) t3 = i;
       else if (k === 4) t4 = i;
       else if (k === 5) t5 = i;
-      else if (k === 6) t6 = i;
-      else if (k === 7) t7 = i;
       else {
-        t8 = i;
+        t6 = i;
         break;
       }
       k++;
+    }
+    if (t6 >= 0) {
+      let i = t6 + 1;
+      const near = Math.min(e, i + INFO_BYTE_LOOP);
+      while (i < near && buf[i] !== 9) i++;
+      if (i === near && i < e) {
+        const tab = buf.indexOf(9, i); // may be past the line's end: then INFO is its last column
+        i = tab < 0 || tab >= e ? e : tab;
+      }
+      if (i < e) {
+        t7 = i;
+        for (i++; i < e; i++) {
+          if (buf[i] === 9) {
+            t8 = i;
+            break;
+          }
+        }
+      }
     }
     if (t0 < 0) throw new InvalidInputError('expected tab-separated columns, found none');
     // CHROM (the previous record's contig is compared byte-wise first)

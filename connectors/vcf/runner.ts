@@ -146,6 +146,8 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   let deadLetters: DeadLetterPublisher | undefined;
   const progress: Progress = { bytes: 0, totalBytes: inspected.byteSize, records: 0, calls: 0, events: 0 };
   let deadLettered = 0;
+  /** ops.source-documents.v1: sent once every event is acknowledged. */
+  let announcement: OutgoingRecord | undefined;
   let ready = hashing === undefined && wiring === undefined && producing === undefined;
   /** Waits for the hash, the wire headers and the producer; the blocks kept until then become events. */
   const prepare = async (): Promise<void> => {
@@ -232,27 +234,30 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
       await deliver(out.events, out.rejected);
       await send('calls');
       await send('block');
+      // The announcement is encoded while the last batches are acknowledged (the thread is idle then).
+      if (producer !== undefined && serde !== undefined) {
+        await announcing?.promise;
+        const doc: SourceDocumentReceived = {
+          eventId: sourceId.replace('sha256:', '').slice(0, 32),
+          sourceId,
+          sourceKind: 'VCF',
+          sha256,
+          byteSize: inspected.byteSize,
+          mediaType: inspected.compression === 'none' ? 'text/x-vcf' : 'application/gzip',
+          fileName: options.fileName === undefined ? path.basename(file) : options.fileName,
+          lab: options.lab ?? null,
+          submittedBy: options.submittedBy ?? null,
+          receivedAt: facts.ingestedAt,
+          connector: CONNECTOR,
+          pipelineVersion: PIPELINE_VERSION,
+          eventCount: parser.stats.events,
+          deadLettered,
+        };
+        announcement = { key: doc.sourceId, value: await serde.encode(TOPICS.sourceDocuments, doc), headers: injectTraceHeaders({}) };
+      }
       await Promise.all(inFlight);
     }, { kind: SpanKind.PRODUCER });
-    if (producer !== undefined && serde !== undefined) {
-      await announcing?.promise;
-      await announce(producer, serde, config, {
-        eventId: sourceId.replace('sha256:', '').slice(0, 32),
-        sourceId,
-        sourceKind: 'VCF',
-        sha256,
-        byteSize: inspected.byteSize,
-        mediaType: inspected.compression === 'none' ? 'text/x-vcf' : 'application/gzip',
-        fileName: options.fileName === undefined ? path.basename(file) : options.fileName,
-        lab: options.lab ?? null,
-        submittedBy: options.submittedBy ?? null,
-        receivedAt: facts.ingestedAt,
-        connector: CONNECTOR,
-        pipelineVersion: PIPELINE_VERSION,
-        eventCount: parser.stats.events,
-        deadLettered,
-      });
-    }
+    if (producer !== undefined && announcement !== undefined) await producer.send(topicName(TOPICS.sourceDocuments, config.topicPrefix), [announcement]);
   } catch (error) {
     if (error instanceof InvalidInputError && !error.message.startsWith(file)) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
     throw error;
@@ -317,12 +322,6 @@ async function openProducer(kafka: KafkaPort | undefined): Promise<ProducerPort>
 async function closeWhenOpen(producing: Settling<ProducerPort> | undefined): Promise<void> {
   const producer = await producing?.promise.catch(() => undefined);
   await producer?.close();
-}
-
-async function announce(producer: ProducerPort, serde: Serde, config: Config, doc: SourceDocumentReceived): Promise<void> {
-  await producer.send(topicName(TOPICS.sourceDocuments, config.topicPrefix), [
-    { key: doc.sourceId, value: await serde.encode(TOPICS.sourceDocuments, doc), headers: injectTraceHeaders({}) },
-  ]);
 }
 
 /**

@@ -314,6 +314,35 @@ describe('variant blocks', () => {
     }
   });
 
+  it('read a long INFO (an annotated file) like a short one, also as the last column of a line', () => {
+    const text = fixture('multisample-grch38.vcf').toString();
+    // A VEP-like annotation of ~600 bytes in every record's INFO: the events must not change.
+    const csq = `CSQ=${Array.from({ length: 12 }, (_, i) => `G|missense_variant|MODERATE|GENE${i}|ENSG000001${i}|Transcript|ENST000002${i}|protein_coding|4/9||`).join(',')}`;
+    const padded = text
+      .split('\n')
+      .map((l) => {
+        if (l === '' || l.startsWith('#')) return l;
+        const cols = l.split('\t');
+        cols[7] = cols[7] === '.' ? csq : `${cols[7]};${csq}`;
+        return cols.join('\t');
+      })
+      .join('\n');
+    expect(padded.length).toBeGreaterThan(text.length + 5000);
+    const plain = parse(Buffer.from(text), { blockLines: 4 });
+    const long = parse(Buffer.from(padded), { blockLines: 4 });
+    expect(long.produced.map((p) => p.body)).toEqual(plain.produced.map((p) => p.body));
+    expect(long.rejected.map((r) => [r.line, r.error.message])).toEqual(plain.rejected.map((r) => [r.line, r.error.message]));
+    // A record that ends after a long INFO (no FORMAT, no samples) is refused as with a short one,
+    // even though the next line has tabs.
+    const head = text.split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const row = ['chr2', '1000', '.', 'A', 'G', '50', 'PASS', csq].join('\t');
+    const next = ['chr2', '1001', '.', 'C', 'T', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'].join('\t');
+    const cut = parse(Buffer.from(`${head}\n${row}\n${next}\n`));
+    const first = head.split('\n').length + 1;
+    expect(cut.rejected.map((r) => [r.line, r.error.message])).toEqual([[first, `line ${first}: expected 13 tab-separated columns (9 + 4 samples), found 8`]]);
+    expect(cut.blocks.flatMap((b) => b.sites.map((x) => x.pos))).toEqual([1001]);
+  });
+
   it('read recurring FILTER values once and still refuse empty filter names', () => {
     const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
     // The empty FILTER comes first, before any value has been remembered.
