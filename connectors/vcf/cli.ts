@@ -14,7 +14,7 @@ import { createKafka } from '../../platform/kafka/kafkajs.ts';
 import { Lifecycle } from '../../platform/lifecycle.ts';
 import { createLogger } from '../../platform/log.ts';
 import { startTelemetry } from '../../platform/telemetry.ts';
-import { progressBar } from './progress.ts';
+import { grouped, progressBar } from './progress.ts';
 import { publishVcf, spool, type VcfSummary } from './runner.ts';
 import { parseSampleMap, type SampleMapping } from './samples.ts';
 
@@ -55,9 +55,9 @@ export async function sampleMapping(config: Config, samplesFile: string | undefi
 
 export function describeSummary(s: VcfSummary, dryRun: boolean): string {
   const lines = [
-    `${s.file}: ${s.records.toLocaleString('en')} records, ${s.samples.toLocaleString('en')} samples, ` +
-      `${s.events.toLocaleString('en')} events (${(s.events - s.variantBlocks).toLocaleString('en')} per patient, ${s.variantBlocks.toLocaleString('en')} variant blocks; ` +
-      `${s.calls.toLocaleString('en')} calls, ${s.nonRefCalls.toLocaleString('en')} non-reference) ` +
+    `${s.file}: ${grouped(s.records)} records, ${grouped(s.samples)} samples, ` +
+      `${grouped(s.events)} events (${grouped(s.events - s.variantBlocks)} per patient, ${grouped(s.variantBlocks)} variant blocks; ` +
+      `${grouped(s.calls)} calls, ${grouped(s.nonRefCalls)} non-reference) ` +
       `${dryRun ? 'written (dry run)' : 'published'}, ${s.deadLettered} dead-lettered, ${s.seconds.toFixed(2)} s`,
     `  VCFv${s.version}, ${s.compression === 'none' ? 'plain' : s.compression}, build ${s.assembly} (${s.assemblyEvidence}), sha256 ${s.sha256.slice(0, 12)}…`,
     `  PGx positions: ${s.pgx.active ? `${s.pgx.covered}/${s.pgx.total} present in the file (absent = not tested)` : 'not applied'}: ${s.pgx.reason}`,

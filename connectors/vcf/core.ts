@@ -147,10 +147,12 @@ class BlockStreams {
   readonly count: Int32Array;
   /** Calls in the block. */
   total = 0;
-  // The state before the current record (two small copies per record: cheaper than tracking each call).
+  // The state before the current record. Only records at PGx positions append here, so the copies
+  // are taken at a record's first append, not for every record.
   private readonly savedLen: Int32Array;
   private readonly savedCount: Int32Array;
   private savedTotal = 0;
+  private saved = false;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.out.push(Buffer.allocUnsafe(1024));
@@ -162,15 +164,24 @@ class BlockStreams {
 
   /** A record starts: what follows can be undone until the next begin(). */
   begin(): void {
+    this.savedTotal = this.total;
+    this.saved = false;
+  }
+
+  /** Before the record's first append. */
+  willAppend(): void {
+    if (this.saved) return;
     this.savedLen.set(this.len);
     this.savedCount.set(this.count);
-    this.savedTotal = this.total;
+    this.saved = true;
   }
 
   /** Takes back what the current record appended. */
   undo(): void {
-    this.len.set(this.savedLen);
-    this.count.set(this.savedCount);
+    if (this.saved) {
+      this.len.set(this.savedLen);
+      this.count.set(this.savedCount);
+    }
     this.total = this.savedTotal;
   }
 
@@ -944,6 +955,7 @@ export class VcfParser {
     const gt = this.gt;
     const prefix = this.sitePrefix;
     const suffix = this.siteSuffix;
+    block.willAppend();
     let at = block.len[col] as number;
     let out = block.out[col] as Buffer;
     const room = prefix.length + suffix.length + 6 * ploidy + 32;

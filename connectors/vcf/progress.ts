@@ -21,8 +21,8 @@ export function progressBar(stream: NodeJS.WriteStream, label: string): { update
     const eta = fraction > 0 && fraction < 1 ? (seconds / fraction) * (1 - fraction) : 0;
     const text =
       `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-      `${mb(p.bytes)}/${mb(p.totalBytes)} MB  ${Math.round(rate).toLocaleString('en')} records/s  ` +
-      `${p.events.toLocaleString('en')} events  ETA ${eta.toFixed(0)} s`;
+      `${mb(p.bytes)}/${mb(p.totalBytes)} MB  ${grouped(Math.round(rate))} records/s  ` +
+      `${grouped(p.events)} events  ETA ${eta.toFixed(0)} s`;
     stream.write(`\r${text.slice(0, (stream.columns || 120) - 1)}\u001b[K`);
     drawn = true;
   };
@@ -36,4 +36,9 @@ export function progressBar(stream: NodeJS.WriteStream, label: string): { update
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
+}
+
+/** 1234567 -> '1,234,567'. (toLocaleString loads ICU data first: ~15 ms, a tenth of a small publish.) */
+export function grouped(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

@@ -12,6 +12,7 @@ import { writeLong } from '../../connectors/vcf/avro.ts';
 import { BLOCK_BYTES, VcfParser, type EncodedEvent, type FileFacts, type RejectedRecord } from '../../connectors/vcf/core.ts';
 import { detectAssembly, normaliseChrom } from '../../connectors/vcf/harmonise.ts';
 import { pgxPositions } from '../../connectors/vcf/pgx-positions.ts';
+import { grouped } from '../../connectors/vcf/progress.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression } from '../../connectors/vcf/reader.ts';
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
@@ -357,6 +358,18 @@ describe('variant blocks', () => {
     expect(blocks.flatMap((b) => b.sites.map((s) => s.filters))).toEqual([['LowQual'], ['LowQual'], ['q10', 's50'], ['q10', 's50'], ['LowQual'], [], ['PASS']]);
   });
 
+  it('take nothing from a rejected record at PGx positions either (per-patient calls)', () => {
+    const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const [p1, p2, p3] = pgxPositions().file.positions.filter((p) => p.chrom === '1' && p.ref.length === 1 && p.alts[0]?.length === 1);
+    if (p1 === undefined || p2 === undefined || p3 === undefined) throw new Error('expected three SNV PGx positions on chromosome 1');
+    const row = (p: typeof p1, last: string): string => ['chr1', String(p.pos), '.', p.ref, p.alts[0], '50', 'PASS', '.', 'GT', '0/1', '0/0', './.', last].join('\t');
+    // The second record's hom-ref and no-call calls are appended before its last column fails.
+    const { events, rejected } = parse(Buffer.from(`${head}\n${row(p1, '0/0')}\n${row(p2, '0/9')}\n${row(p3, '1/1')}\n`));
+    expect(rejected.map((r) => r.line)).toEqual([head.split('\n').length + 2]);
+    expect(events).toHaveLength(4);
+    for (const e of events) expect(e.calls.map((c) => c.pos)).toEqual([p1.pos, p3.pos]);
+  });
+
   it('take nothing from a rejected record: neither its calls nor its samples', () => {
     const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
     const rows = [
@@ -534,6 +547,10 @@ describe('PGx positions and builds', () => {
 });
 
 describe('samples and publishers', () => {
+  it('groups the digits of counts in the summary as en-US does', () => {
+    for (const n of [0, 7, 999, 1000, 65536, 1234567, 119758620, 5616717]) expect(grouped(n)).toBe(n.toLocaleString('en-US'));
+  });
+
   it('parses a sample map and refuses a broken one', () => {
     expect(MAP.kind === 'file' && MAP.entries.get('NA12891')).toEqual({ patientId: 'PT-000102', sampleId: null });
     expect(() => parseSampleMap('NA1\n')).toThrow(/line 1: expected/);
