@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import avro from 'avsc';
 import { catalogue, catalogueMarkdown, loadCatalogue, topicName, valueSubject } from '../../platform/catalogue.ts';
@@ -89,7 +91,26 @@ describe('topic catalogue', () => {
     expect(readmeWithTable(readme, catalogueMarkdown())).toBe(readme);
   });
 
-  it('every schema compiles and its defaults are valid', () => {
-    for (const e of catalogue()) expect(() => avro.Type.forSchema(e.schema as avro.Schema)).not.toThrow();
+  it('every schema compiles, its defaults are valid, and its record name is the one Avro resolves', () => {
+    for (const e of catalogue()) {
+      const type = avro.Type.forSchema(e.schema as avro.Schema);
+      expect(e.recordName, e.name).toBe(type.name);
+    }
+    // Names already qualified, and names without a namespace, resolve as Avro resolves them.
+    const dir = mkdtempSync(path.join(tmpdir(), 'backbone-catalogue-'));
+    try {
+      mkdirSync(path.join(dir, 'avro'));
+      const schemas = [
+        { type: 'record', name: 'other.ns.Thing', namespace: 'ignored', fields: [] },
+        { type: 'record', name: 'Bare', fields: [] },
+        { type: 'record', name: 'Plain', namespace: 'a.b', fields: [] },
+      ];
+      schemas.forEach((schema, i) => writeFileSync(path.join(dir, 'avro', `s${i}.avsc`), JSON.stringify(schema)));
+      const topics = schemas.map((_, i) => ({ name: `t${i}.v1`, doc: 'd', key: 'k', keyDoc: 'k', valueSchema: `avro/s${i}.avsc`, partitions: 1, cleanupPolicy: 'delete', retentionMs: -1 }));
+      writeFileSync(path.join(dir, 'catalogue.json'), JSON.stringify({ topics }));
+      expect(loadCatalogue(dir).map((e) => e.recordName)).toEqual(schemas.map((x) => avro.Type.forSchema(x as avro.Schema).name));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
