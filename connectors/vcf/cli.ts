@@ -88,11 +88,11 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
   const life = new Lifecycle(log);
   life.add('telemetry', dryRun ? async () => {} : await startTelemetry(config, 'vcf'), (stop) => stop());
   const kafka = dryRun ? undefined : createKafka(config, log, '-vcf');
-  // Not awaited: the producer connects while the first file is being scanned.
-  const producer =
-    kafka === undefined
-      ? undefined
-      : life.add('producer', kafka.producer({ compression: 'lz4' }), async (p) => (await p.catch(() => undefined))?.close());
+  // Not awaited: the producer connects while the first file is being scanned. A failed connection
+  // is reported by the publish that needs it (handled here so that it is never an unhandled rejection).
+  const producing = kafka?.producer({ compression: 'lz4' });
+  producing?.catch(() => {});
+  const producer = producing === undefined ? undefined : life.add('producer', producing, async (p) => (await p.catch(() => undefined))?.close());
   try {
     for (const given of positionals) {
       let file = given;
