@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig, type Config } from '../platform/config.ts';
 import { TOPICS, topicName } from '../platform/catalogue.ts';
@@ -26,6 +25,7 @@ import { waitForLag } from '../platform/kafka/lag.ts';
 import { SINK_STAGE } from '../services/variant-sink/runner.ts';
 import * as stack from '../infra/stack/index.ts';
 import { isolatedSettings, publishAtRate, summary } from './support.ts';
+import { peakRssMb } from '../platform/memory.ts';
 
 // From the project root: this module also runs compiled into .build/ (`backbone bench`).
 const CLI = fromRoot('bin', 'backbone.js');
@@ -58,16 +58,6 @@ function event(n: number, runId: string): GenotypeCallSet {
     ],
     lineage: { sourceId: `bench/${runId}`, sourceSha256: 'b'.repeat(64), lab: 'Bench Lab', ingestedAt: Date.now(), connector: 'bench', pipelineVersion: '0.1.0' },
   };
-}
-
-function rssOfPid(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    return hwm?.[1] === undefined ? undefined : Number(hwm[1]) / 1024;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function benchCommand(args: string[], baseConfig: Config): Promise<number> {
@@ -146,13 +136,13 @@ export async function benchCommand(args: string[], baseConfig: Config): Promise<
   console.log(`  record timestamp → server insert time (all ${server?.rows ?? 0} rows): p50 ${server?.p50 ?? '?'} ms, p99 ${server?.p99 ?? '?'} ms, max ${server?.max ?? '?'} ms`);
 
   // 3. Memory.
-  const sinkRss = rssOfPid(sink.pid ?? -1);
+  const sinkRss = (sink.pid === undefined ? undefined : peakRssMb(sink.pid));
   sink.kill('SIGTERM');
   await new Promise((r) => sink.once('exit', r));
-  console.log(`peak RSS: sink process ${sinkRss?.toFixed(0) ?? '?'} MB, bench process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  console.log(`peak RSS: sink process ${sinkRss?.toFixed(0) ?? '?'} MB, bench process ${(peakRssMb() ?? process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   if (baseConfig.stackMode === 'native') {
     for (const s of await stack.status(stackOptions(baseConfig))) {
-      const rss = s.pid === undefined ? undefined : rssOfPid(s.pid);
+      const rss = s.pid === undefined ? undefined : peakRssMb(s.pid);
       console.log(`  ${s.name}: peak RSS ${rss?.toFixed(0) ?? '?'} MB`);
     }
   }

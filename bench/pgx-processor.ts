@@ -11,8 +11,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../platform/config.ts';
 import { TOPICS, topicName } from '../platform/catalogue.ts';
@@ -26,8 +24,10 @@ import { stackOptions } from '../cli/stack.ts';
 import * as stack from '../infra/stack/index.ts';
 import { diplotypeCalls, genotypes } from '../test/support/pgx-events.ts';
 import { cpuProfileFlags, isolatedSettings, publishAtRate, rateMeter, summary, windows } from './support.ts';
+import { fromRoot } from '../platform/paths.ts';
+import { peakRssMb } from '../platform/memory.ts';
 
-const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+const CLI = fromRoot('bin', 'backbone.js');
 const { values } = parseArgs({
   options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '15' }, warmup: { type: 'string', default: '5' }, mix: { type: 'string', default: 'population' }, 'cpu-prof': { type: 'string' }, 'log-level': { type: 'string', default: 'warn' } },
 });
@@ -88,14 +88,7 @@ const run = (label: string, seconds: number) => {
 if (Number(values.warmup) > 0) await run('warmup', Number(values.warmup));
 const { latencies, watched, achieved } = await run('measure', seconds);
 const measured = meter; // run() made a new meter for the measured phase
-const rss = (() => {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return m?.[1] === undefined ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-})();
+const rss = (child.pid === undefined ? undefined : peakRssMb(child.pid)) ?? Number.NaN;
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 await reader.stop();

@@ -16,6 +16,7 @@ import type { Writable } from 'node:stream';
 import { CALLED_GENES, loadKnowledgeBase, type KnowledgeBase } from '../domain/pgx/index.ts';
 import { alleleSequences } from '../domain/pgx/synthetic.ts';
 import { callSample, readPgxVcf, tsvLines } from '../cli/pgx.ts';
+import { peakRssMb } from '../platform/memory.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -122,7 +123,7 @@ async function main(args: string[]): Promise<void> {
     const seconds = (done - started) / 1000;
     console.log(`read + keep PGx records: ${((read - started) / 1000).toFixed(2)} s; call 10 genes + format: ${((done - read) / 1000).toFixed(2)} s; ${bytes} bytes of TSV`);
     console.log(`samples/s: ${Math.round(vcf.samples.length / seconds)} (${vcf.samples.length} samples, 10 genes, ${seconds.toFixed(2)} s end to end)`);
-    console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    console.log(`peak RSS: ${(peakRssMb() ?? process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../platform/config.ts';
 import { createLocalIssuer } from '../platform/auth/jwt.ts';
@@ -34,8 +33,9 @@ import * as stack from '../infra/stack/index.ts';
 import { cdsRequest } from '../services/point-of-care/client.ts';
 import { VIEWS_STAGE } from '../services/views-sink/runner.ts';
 import { alertEvent, profileEvent } from './poc-events.ts';
+import { fromRoot } from '../platform/paths.ts';
 
-const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+const CLI = fromRoot('bin', 'backbone.js');
 const CLOPIDOGREL = { rxnorm: '32968', display: 'clopidogrel 75 MG Oral Tablet' };
 const PHENOTYPES = [['*1/*1', 'Normal Metabolizer'], ['*1/*2', 'Intermediate Metabolizer'], ['*2/*2', 'Poor Metabolizer'], ['*1/*17', 'Rapid Metabolizer']] as const;
 

@@ -35,9 +35,10 @@ import { referenceCalls } from '../connectors/vcf/reference.ts';
 import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, type VcfSummary } from '../connectors/vcf/runner.ts';
 import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
+import { fromRoot } from '../platform/paths.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const CLI = fileURLToPath(new URL('../bin/backbone.js', import.meta.url));
+const CLI = fromRoot('bin', 'backbone.js');
 
 interface ChildResult {
   seconds: number;

@@ -4,11 +4,9 @@ import { InvalidInputError } from '../platform/errors.ts';
 import * as stack from '../infra/stack/index.ts';
 import { ROOT } from '../platform/paths.ts';
 
-export const REPO_ROOT = ROOT;
-
 export function stackOptions(config: Config): stack.StackOptions {
   return {
-    root: REPO_ROOT,
+    root: ROOT,
     kafkaPort: config.kafkaPort,
     kafkaControllerPort: config.kafkaControllerPort,
     registryPort: config.registryPort,

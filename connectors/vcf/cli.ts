@@ -5,7 +5,6 @@
  *   backbone vcf watch DIR [--samples map.tsv] [--lab NAME]
  *   backbone vcf serve
  */
-import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../../platform/config.ts';
@@ -17,6 +16,7 @@ import { startTelemetry } from '../../platform/telemetry.ts';
 import { grouped, progressBar } from './progress.ts';
 import { publishVcf, spool, type VcfSummary } from './runner.ts';
 import { parseSampleMap, type SampleMapping } from './samples.ts';
+import { peakRssMb } from '../../platform/memory.ts';
 
 const USAGE = `usage:
   backbone vcf publish FILE... [--samples map.tsv] [--lab NAME] [--dry-run | --json]   ('-' reads stdin)
@@ -117,7 +117,7 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
         if (json) {
           // One line per file for scripts; process figures are the whole process's so far.
           const usage = process.resourceUsage();
-          const proc = { peakRssMb: Math.round(peakRssKb(usage) / 1024), cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 };
+          const proc = { peakRssMb: Math.round(peakRssMb() ?? usage.maxRSS / 1024), cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 };
           console.log(JSON.stringify({ ...shown, process: proc }));
         }
       } finally {
@@ -128,19 +128,4 @@ async function publishCommand(args: string[], config: Config): Promise<number> {
     await life.stop();
   }
   return 0;
-}
-
-/**
- * Peak resident memory of this process in KB. Linux's VmHWM is this program's own: getrusage's
- * maxRSS also counts the parent's memory at the moment it started this process (exec keeps the
- * larger high-water mark), so a large parent made a small publish look large.
- */
-function peakRssKb(usage: NodeJS.ResourceUsage): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m?.[1] !== undefined) return Number(m[1]);
-  } catch {
-    // not Linux
-  }
-  return usage.maxRSS;
 }

@@ -5,9 +5,9 @@
  * Defaults: this checkout as the root and the standard ports 9092,9093,8081,8123.
  */
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { StackError, down, install, logs, reset, status, up, type ServerName, type StackOptions } from './index.ts';
+import { ROOT } from '../../platform/paths.ts';
 
 const { values: flags, positionals } = parseArgs({
   options: { root: { type: 'string' }, ports: { type: 'string' } },
@@ -20,7 +20,7 @@ function options(): StackOptions {
     .filter((part) => part !== '')
     .map(Number);
   return {
-    root: resolve(flags.root ?? fileURLToPath(new URL('../..', import.meta.url))),
+    root: resolve(flags.root ?? ROOT),
     kafkaPort,
     kafkaControllerPort,
     registryPort,

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKnowledgeBase, pgxPositionIndex } from '../../domain/pgx/index.ts';
 import { TOPICS, topicName } from '../../platform/catalogue.ts';
@@ -14,8 +13,9 @@ import { waitForLag } from '../../platform/kafka/lag.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { collect, waitFor } from '../support/kafka.ts';
 import { diplotypeCalls, genotypes, outside } from '../support/pgx-events.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/backbone.js', import.meta.url));
+const CLI = fromRoot('bin', 'backbone.js');
 const PATIENTS = 1500;
 const DIPLOTYPES: [string, string][] = [['*1', '*1'], ['*1', '*2'], ['*2', '*2'], ['*1', '*17'], ['*17', '*17'], ['*2', '*17'], ['*2', '*3']];
 const kb = loadKnowledgeBase();

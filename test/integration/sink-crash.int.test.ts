@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, topicName } from '../../platform/catalogue.ts';
 import { queryRows } from '../../platform/clickhouse/client.ts';
@@ -11,8 +10,9 @@ import { waitForLag } from '../../platform/kafka/lag.ts';
 import { genotypeEvent } from '../support/fixtures.ts';
 import { isolatedEnv, type TestEnv } from '../support/env.ts';
 import { waitFor } from '../support/kafka.ts';
+import { fromRoot } from '../../platform/paths.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/backbone.js', import.meta.url));
+const CLI = fromRoot('bin', 'backbone.js');
 const EVENTS = 20_000;
 const CALLS = 3;
 
