@@ -1062,10 +1062,6 @@ export class VcfParser {
     this.release();
   }
 
-  get wireHeadersKnown(): boolean {
-    return this.wire !== undefined;
-  }
-
   /** The wire headers, for a parser created with wireHeaders 'later'. */
   resolveWireHeaders(wire: WireHeaders): void {
     if (this.wire !== undefined) throw new Error('the wire headers are already known');

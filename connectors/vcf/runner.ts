@@ -118,7 +118,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? settles(hashInWorker(file)) : undefined;
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
-  const wiring = serde === undefined ? undefined : settles(wireHeadersFor(serde));
+  let wiring = serde === undefined ? undefined : settles(wireHeadersFor(serde));
   const producing =
     dry !== undefined ? undefined : settles(deps.producer !== undefined ? Promise.resolve(deps.producer) : openProducer(deps.kafka));
   const ownProducer = dry === undefined && deps.producer === undefined;
@@ -160,7 +160,10 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
       sourceId = `sha256:${sha256}`;
       parser.resolveSha256(sha256, sourceId);
     }
-    if (wiring !== undefined && !parser.wireHeadersKnown) parser.resolveWireHeaders(await wiring.promise);
+    if (wiring !== undefined) {
+      parser.resolveWireHeaders(await wiring.promise);
+      wiring = undefined;
+    }
     if (producing !== undefined && producer === undefined) {
       producer = await producing.promise;
       if (serde !== undefined) deadLetters = new DeadLetterPublisher(CONNECTOR, producer, serde, config.topicPrefix);
