@@ -3,7 +3,6 @@
  * writer schema of each topic is the committed one in schemas/; decoding resolves whatever version
  * the producer wrote into that reader schema, so consumers see one shape.
  */
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { Config } from './config.ts';
 import { entry, topicName, valueSubject, type CatalogueEntry } from './catalogue.ts';
@@ -50,10 +49,6 @@ interface TopicCodec {
 }
 
 export function createSerde(config: Config): Serde {
-  const registry = new SchemaRegistry({
-    host: config.registryUrl,
-    ...(config.registryUsername === '' ? {} : { auth: { username: config.registryUsername, password: config.registryPassword } }),
-  });
   const codecs = new Map<string, TopicCodec>();
   const readers = new Map<string, Promise<(body: Buffer) => unknown>>();
   const projections = new Map<string, WeakMap<FieldSelection, Projection>>();
@@ -78,13 +73,19 @@ export function createSerde(config: Config): Serde {
 
   function schemaId(c: TopicCodec): Promise<number> {
     const subject = valueSubject(topicName(c.entry.name, config.topicPrefix));
-    c.id ??= registry.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema: JSON.stringify(c.entry.schema) }).catch((error: unknown) => {
-      c.id = undefined; // do not cache a failure
-      if (isNotFound(error)) {
-        throw new DependencyError('schema registry', `schema of ${subject} is not registered; run 'backbone setup' first`, { retriable: false, cause: error });
-      }
-      throw new DependencyError('schema registry', `looking up ${subject}: ${describeError(error)}`, { cause: error });
-    });
+    c.id ??= registryClient.idOf(subject, c.entry.schema).then(
+      (id) => {
+        if (id === undefined) {
+          throw new DependencyError('schema registry', `schema of ${subject} is not registered; run 'backbone setup' first`, { retriable: false });
+        }
+        return id;
+      },
+      (error: unknown) => {
+        throw new DependencyError('schema registry', `looking up ${subject}: ${describeError(error)}`, { cause: error });
+      },
+    );
+    // A failure is not cached: the next record asks again.
+    c.id.catch(() => (c.id = undefined));
     return c.id;
   }
 
@@ -205,10 +206,4 @@ function project(type: avro.Type, fields: FieldSelection, path: string): avro.Ty
     return 'default' in schema ? { ...projected, default: schema.default } : projected;
   });
   return avro.Type.forSchema({ type: 'record', name: record.name, fields: picked } as unknown as avro.Schema);
-}
-
-function isNotFound(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { status?: unknown; message?: unknown };
-  return e.status === 404 || (typeof e.message === 'string' && /not found|404/i.test(e.message));
 }

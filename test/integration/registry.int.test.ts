@@ -1,3 +1,4 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, entry, topicName, valueSubject } from '../../platform/catalogue.ts';
 import type { GenotypeCallSet } from '../../platform/events.ts';
@@ -34,6 +35,28 @@ describe('schema registry and Confluent wire format', () => {
     expect(record?.key?.toString()).toBe(event.patientId);
     const decoded = await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, record?.value ?? null);
     expect(decoded).toEqual(event);
+  });
+
+  it('interoperates with the standard Confluent client: each reads what the other wrote', async () => {
+    // Subscribers use off-the-shelf clients; @kafkajs/confluent-schema-registry is one of them.
+    const standard = new SchemaRegistry({ host: env.config.registryUrl });
+    const serde = createSerde(env.config);
+    const subject = valueSubject(topicName(TOPICS.genotypeCalls, env.config.topicPrefix));
+    const event = genotypeEvent(11, { calls: 3 });
+
+    const ours = await serde.encode(TOPICS.genotypeCalls, event);
+    expect(await standard.decode(ours)).toEqual(event);
+    // The same schema id both ways: our lookup and the standard client's agree.
+    const theirId = await standard.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema: JSON.stringify(entry(TOPICS.genotypeCalls).schema) });
+    expect(ours.readUInt32BE(1)).toBe(theirId);
+    const theirs = await standard.encode(theirId, event);
+    expect(await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, theirs)).toEqual(event);
+  });
+
+  it('says which schema is missing when a topic was never set up', async () => {
+    const serde = createSerde({ ...env.config, topicPrefix: `${env.config.topicPrefix}never-set-up-` });
+    await expect(serde.wireHeader(TOPICS.genotypeCalls)).rejects.toThrow(/schema of .*never-set-up-.* is not registered; run 'backbone setup' first/);
+    await expect(serde.encode(TOPICS.genotypeCalls, genotypeEvent(1, { calls: 1 }))).rejects.toThrow(/not registered/);
   });
 
   it('decodes data written with an older schema version into the current shape', async () => {

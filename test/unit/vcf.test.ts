@@ -478,6 +478,7 @@ describe('line ends, compression and versions', () => {
     for (const [name, compression] of [['multisample-grch38.vcf.gz', 'bgzf'], ['grch37-v41.vcf.gz', 'gzip']] as const) {
       const file = path.join(FIXTURES, name);
       expect((await inspectFile(file)).compression).toBe(compression);
+      expect(await inspectFile(file, 0)).toEqual(await inspectFile(file));
       expect(await sniffCompression(file)).toBe(compression);
       const got: Buffer[] = [];
       for await (const c of readText(file, compression)) got.push(c);
@@ -492,6 +493,10 @@ describe('line ends, compression and versions', () => {
     await writeFile(cutGzip, fixture('grch37-v41.vcf.gz').subarray(0, 300));
     await expect(inspectFile(cutGzip)).rejects.toThrow(/corrupt or truncated gzip file/);
     await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'))).rejects.toThrow(/empty/);
+    // Large files are inspected through a read stream, small ones with blocking reads: same verdicts.
+    await expect(inspectFile(path.join(FIXTURES, 'truncated.vcf.gz'), 0)).rejects.toThrow(/truncated bgzip file/);
+    await expect(inspectFile(cutGzip, 0)).rejects.toThrow(/corrupt or truncated gzip file/);
+    await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'), 0)).rejects.toThrow(/empty/);
     expect(() => parse(fixture('not-a-vcf.txt'))).toThrow(/not a VCF: a VCF starts with '##fileformat=VCFv4.x', this file starts with 'sample_id,gene,result'/);
     expect(() => parse(fixture('header-only.vcf'))).toThrow(/header but no records/);
     expect(() => parse(Buffer.alloc(0))).toThrow(/empty/);
