@@ -25,6 +25,7 @@ import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfS
 import { pgxPositions } from './pgx-positions.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression, type FileInspection } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
+import { warmUpScanner } from './warm-up.ts';
 
 export interface VcfPublishOptions {
   mapping: SampleMapping;
@@ -139,6 +140,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   let sha256 = inspected.sha256;
   let sourceId = sha256 === '' ? '' : `sha256:${sha256}`;
   const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
+  warmUpScanner(pgxPositions());
   const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), wireHeaders: wiring === undefined ? undefined : 'later' });
   const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 

@@ -17,6 +17,7 @@ import { hashInWorker, inspectFile, readText, sniffCompression } from '../../con
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
+import { warmUpVcf } from '../../connectors/vcf/warm-up.ts';
 import { bgzfBlock, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
@@ -579,6 +580,25 @@ describe('samples and publishers', () => {
     expect(authenticate(`Bearer ${'n'.repeat(39)}`, known)).toBeUndefined();
     expect(authenticate(undefined, known)).toBeUndefined();
     expect(authenticate(`Basic ${'n'.repeat(40)}`, known)).toBeUndefined();
+  });
+});
+
+describe('scanner warm-up', () => {
+  it('is a VCF the scanner accepts whole, with the record shapes it exists to exercise', () => {
+    const text = warmUpVcf(pgxPositions());
+    const { parser, rejected, events, blocks } = parse(Buffer.from(text, 'latin1'), { chunk: 97 });
+    expect(rejected).toEqual([]);
+    expect(parser.header?.assembly).toBe('GRCh38');
+    expect(parser.stats.records).toBe(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+    // A PGx position (kept with its hom-ref call), several chromosomes, multi-allelic, phased with PS, haploid.
+    expect(parser.stats.pgx.covered).toBe(1);
+    const calls = events.flatMap((e) => e.calls);
+    expect(new Set(calls.map((c) => c.chrom))).toEqual(new Set(['1', '2', '10', 'X']));
+    expect(calls.some((c) => c.chrom === '10' && c.gt.every((a) => a === 0))).toBe(true);
+    expect(calls.some((c) => c.alts.length === 2 && c.gt.includes(2))).toBe(true);
+    expect(calls.some((c) => c.phased && c.phaseSet === 263000)).toBe(true);
+    expect(calls.some((c) => c.chrom === 'X' && c.gt.length === 1)).toBe(true);
+    expect(blocks.length).toBeGreaterThan(0);
   });
 });
 
