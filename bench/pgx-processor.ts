@@ -8,8 +8,10 @@
  * A warm-up at the same rate (--warmup seconds, not measured) lets the JIT and the broker settle first.
  * Usage: npm run bench:processor -- [--rate 2000] [--seconds 15] [--warmup 5] [--mix population|all-poor] [--cpu-prof DIR]
  *   [--log-level debug] (the processor's log on stdout; debug shows per-batch compute/commit times)
+ * Beside each 5 s window's latency it prints what the machine did meanwhile (busy, iowait, steal, MB
+ * written back to disk), so that a tail caused by the machine can be told from one caused by the code.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../platform/config.ts';
@@ -23,7 +25,7 @@ import { setup } from '../cli/setup.ts';
 import { stackOptions } from '../cli/stack.ts';
 import * as stack from '../infra/stack/index.ts';
 import { diplotypeCalls, genotypes } from '../test/support/pgx-events.ts';
-import { cpuProfileFlags, isolatedSettings, publishAtRate, rateMeter, summary, windows } from './support.ts';
+import { cpuProfileFlags, describeMachine, isolatedSettings, machineSample, publishAtRate, rateMeter, summary, windows } from './support.ts';
 import { fromRoot } from '../platform/paths.ts';
 import { peakRssMb } from '../platform/memory.ts';
 
@@ -85,8 +87,15 @@ const run = (label: string, seconds: number) => {
     meter,
   );
 };
+// Dirty pages of earlier work (a VCF benchmark writes GBs) are written back now, not in the middle
+// of the measurement: a writeback burst stalls the broker's appends for hundreds of ms.
+spawnSync('sync');
 if (Number(values.warmup) > 0) await run('warmup', Number(values.warmup));
+// The machine's counters every 5 s of the measurement, printed beside the latency of each window.
+const samples = [machineSample()];
+const sampler = setInterval(() => samples.push(machineSample()), 5000);
 const { latencies, watched, achieved } = await run('measure', seconds);
+clearInterval(sampler);
 const measured = meter; // run() made a new meter for the measured phase
 const rss = (child.pid === undefined ? undefined : peakRssMb(child.pid)) ?? Number.NaN;
 child.kill('SIGTERM');
@@ -96,6 +105,7 @@ await producer.close();
 console.log(`pgx processor at ${rate} events/s for ${seconds} s, mix ${values.mix} (achieved ${Math.round(achieved)} events/s; batches ≤ ${config.processorBatchSize} records / ${config.processorBatchMaxMs} ms, one Kafka transaction each):`);
 console.log(`  publish-acked → first alert committed and read (${latencies.length}/${watched} alerting patients): ${summary(latencies)}`);
 console.log(`  by 5 s of sending (ms): ${windows(measured.timeline, 5000)}`);
+console.log(`  the machine in those windows: ${samples.slice(1).map((s, i) => `${i * 5}-${i * 5 + 5} s: ${describeMachine(samples[i], s)}`).join(' | ')}`);
 console.log(`  processor peak RSS ${rss.toFixed(0)} MB`);
 const admin = await kafka.admin();
 await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(config.topicPrefix)));

@@ -3,6 +3,7 @@
  * them, and percentiles. Latency is measured from the producer's acknowledgement of the batch that
  * carried an id to the moment the reader first sees it.
  */
+import { readFileSync } from 'node:fs';
 import type { Config } from '../platform/config.ts';
 import type { OutgoingRecord } from '../platform/kafka/port.ts';
 import { sleep } from '../platform/retry.ts';
@@ -157,4 +158,36 @@ export function isolatedSettings(base: Config, name: string, runId: string, logL
 /** Node flags for a child process that writes a V8 CPU profile into `dir` when it stops (none without a dir). */
 export function cpuProfileFlags(dir: string | undefined): string[] {
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+interface MachineSample {
+  /** Jiffies by /proc/stat field: user nice system idle iowait irq softirq steal. */
+  cpu: number[];
+  /** KB written to block devices (/proc/vmstat pgpgout). */
+  writtenKb: number;
+}
+
+/** The machine's CPU and disk-write counters (Linux); undefined elsewhere. */
+export function machineSample(): MachineSample | undefined {
+  try {
+    const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    const out = /^pgpgout (\d+)$/m.exec(readFileSync('/proc/vmstat', 'utf8'));
+    return { cpu, writtenKb: Number(out?.[1] ?? Number.NaN) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What else the machine did between two samples: how busy its cores were, the share taken by the
+ * hypervisor (steal), the share spent waiting for the disk, and how much was written to disk. A
+ * latency tail that coincides with steal or a burst of writeback is the machine's, not the code's.
+ */
+export function describeMachine(from: MachineSample | undefined, to: MachineSample | undefined): string {
+  if (from === undefined || to === undefined) return 'machine counters not available';
+  const d = to.cpu.map((v, i) => v - (from.cpu[i] ?? 0));
+  const total = d.reduce((a, b) => a + b, 0) || 1;
+  const pct = (n: number): string => `${((100 * n) / total).toFixed(0)} %`;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = d;
+  return `busy ${pct(user + nice + system + irq + softirq)}, idle ${pct(idle)}, iowait ${pct(iowait)}, steal ${pct(steal)}, ${((to.writtenKb - from.writtenKb) / 1024).toFixed(0)} MB written to disk`;
 }

@@ -77,7 +77,7 @@ export function createKafka(config: Config, log: Logger, clientSuffix = ''): Kaf
   });
   return {
     producer: (options) => createProducer(kafka, options),
-    transactionalProducer: (id) => createTransactionalProducer(kafka, id),
+    transactionalProducer: (id, options) => createTransactionalProducer(kafka, id, options),
     consumer: (options) => new KafkajsBatchingConsumer(kafka, options, log),
     admin: () => createAdmin(kafka),
   };
@@ -110,7 +110,8 @@ async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Prom
   };
 }
 
-async function createTransactionalProducer(kafka: Kafka, transactionalId: string): Promise<TransactionalProducerPort> {
+async function createTransactionalProducer(kafka: Kafka, transactionalId: string, options: ProducerOptions = {}): Promise<TransactionalProducerPort> {
+  const compression = options.compression === 'lz4' ? LZ4 : kafkajs.CompressionTypes.None;
   const producer = kafka.producer({
     transactionalId,
     idempotent: true,
@@ -133,7 +134,7 @@ async function createTransactionalProducer(kafka: Kafka, transactionalId: string
         const tagged = batches.flatMap((b) => b.records.map((r) => ({ ...r, topic: b.topic })));
         for (const chunk of chunkBySize(tagged, MAX_REQUEST_BYTES)) {
           const messages = groupByTopic(chunk, (r) => ({ key: r.key, value: r.value, headers: r.headers }));
-          await transaction.sendBatch({ acks: -1, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
+          await transaction.sendBatch({ acks: -1, compression, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
         }
         if (offsets !== undefined && offsets.offsets.length > 0) {
           const topics = [...groupByTopic(offsets.offsets, (o) => ({ partition: o.partition, offset: o.offset }))].map(([topic, partitions]) => ({ topic, partitions }));

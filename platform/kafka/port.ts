@@ -156,8 +156,9 @@ export interface AdminPort {
 
 export interface ProducerOptions {
   /**
-   * LZ4-compress record batches: worth it for bulk publishing (VCF files: several-fold smaller), not
-   * for small latency-sensitive batches. Every consumer made by the port reads LZ4 either way.
+   * LZ4-compress record batches: worth it for bulk publishing (VCF files: several-fold smaller) and
+   * for the PGx processor's transactions (hundreds of records each), not for a few small records.
+   * Every consumer made by the port reads LZ4 either way.
    */
   compression?: 'none' | 'lz4';
 }
@@ -165,7 +166,7 @@ export interface ProducerOptions {
 export interface KafkaPort {
   producer(options?: ProducerOptions): Promise<ProducerPort>;
   /** A transactional producer; one transactional id per processor instance fences its zombies. */
-  transactionalProducer(transactionalId: string): Promise<TransactionalProducerPort>;
+  transactionalProducer(transactionalId: string, options?: ProducerOptions): Promise<TransactionalProducerPort>;
   consumer(options: ConsumerOptions): ConsumerPort;
   admin(): Promise<AdminPort>;
 }
