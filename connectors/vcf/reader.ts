@@ -138,16 +138,20 @@ export async function inspectFile(file: string, blockingUpTo = BLOCKING_INSPECTI
   return { sha256: hash.digest('hex'), byteSize, compression: compression ?? 'none' };
 }
 
-/** The compression of a file, from its first bytes (the framing is checked by inspectFile). */
+/**
+ * The compression of a file, from its first bytes (the framing is checked by inspectFile). A
+ * blocking read of 18 bytes: the promise-based open, read and close took ~15 ms of thread-pool
+ * round trips at the start of every publish.
+ */
 export async function sniffCompression(file: string): Promise<Compression> {
-  const handle = await open(file, 'r');
+  const fd = openSync(file, 'r');
   try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(18), 0, 18, 0);
-    const head = buffer.subarray(0, bytesRead);
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return isBgzfHeader(head) ? 'bgzf' : 'gzip';
+    const head = Buffer.alloc(18);
+    const n = readSync(fd, head, 0, 18, 0);
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return isBgzfHeader(head.subarray(0, n)) ? 'bgzf' : 'gzip';
     return 'none';
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
