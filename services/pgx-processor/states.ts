@@ -29,7 +29,7 @@ export class PatientStates {
    */
   restore(patientId: string, value: Buffer | null): void {
     if (value === null) this.committed.delete(patientId);
-    else this.committed.set(patientId, Buffer.from(value));
+    else this.committed.set(patientId, own(value));
   }
 
   /** The committed states' values (to look into without decoding them all). */
@@ -57,7 +57,19 @@ export class PatientStates {
 
   /** A state whose transaction has committed. */
   commit(patientId: string, bytes: Buffer): void {
-    this.committed.set(patientId, bytes);
+    this.committed.set(patientId, own(bytes));
     this.pending.delete(patientId);
   }
+}
+
+/**
+ * A copy in memory of its own. Small Buffers are carved out of shared 8 KB slabs, and a slab stays
+ * allocated while any Buffer in it lives: a state kept from a slab shared with the batch's encoded
+ * profiles and alerts (sent, then dropped) kept ~3x its size. 120,000 states of ~1.1 KB: 397 MB of
+ * buffers pooled, 135 MB copied.
+ */
+function own(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }

@@ -52,6 +52,19 @@ describe('pgx processor states kept as bytes', () => {
     expect(kept.equals(bytes)).toBe(true);
   });
 
+  it('keeps each committed state in memory of its own, not in a slab shared with short-lived buffers', () => {
+    const states = new PatientStates(decode);
+    const pooled = Buffer.from(encode(richState('PT-1'))); // small: carved from Node's shared 8 KB pool
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    states.commit('PT-1', pooled);
+    states.restore('PT-2', Buffer.from(pooled));
+    for (const id of ['PT-1', 'PT-2']) {
+      const kept = states.latestBytes(id)!;
+      expect(kept.equals(pooled)).toBe(true);
+      expect(kept.buffer.byteLength).toBe(kept.length);
+    }
+  });
+
   it('removes a patient on a tombstone and knows nothing of a patient never seen', async () => {
     const states = new PatientStates(decode);
     states.restore('PT-1', encode(richState('PT-1')));
