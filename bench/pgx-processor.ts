@@ -96,6 +96,7 @@ const samples = [machineSample()];
 const sampler = setInterval(() => samples.push(machineSample()), 5000);
 const { latencies, watched, achieved } = await run('measure', seconds);
 clearInterval(sampler);
+if (samples.length <= Math.ceil(seconds / 5)) samples.push(machineSample()); // the last, shorter window
 const measured = meter; // run() made a new meter for the measured phase
 const rss = (child.pid === undefined ? undefined : peakRssMb(child.pid)) ?? Number.NaN;
 child.kill('SIGTERM');

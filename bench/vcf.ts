@@ -33,6 +33,7 @@ import { VcfParser } from '../connectors/vcf/core.ts';
 import { pgxPositions } from '../connectors/vcf/pgx-positions.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression } from '../connectors/vcf/reader.ts';
 import { referenceCalls } from '../connectors/vcf/reference.ts';
+import { warmUpScanner } from '../connectors/vcf/warm-up.ts';
 import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, type VcfSummary } from '../connectors/vcf/runner.ts';
 import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
@@ -60,6 +61,7 @@ async function child(file: string): Promise<void> {
     const plain = (await sniffCompression(file)) === 'none' && statSync(file).size >= HASH_WHILE_SCANNING;
     const hashing = plain ? hashInWorker(file) : undefined;
     const inspected = plain ? { sha256: '', compression: 'none' as const } : await inspectFile(file);
+    warmUpScanner(pgxPositions()); // as the connector does
     const parser = new VcfParser({
       facts: { sha256: inspected.sha256, sourceId: 'bench', lab: null, ingestedAt: Date.now(), pipelineVersion: 'bench' },
       mapping,
@@ -171,7 +173,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   const records = Number(values.records);
   const samples = Number(values.samples);
-  const repeat = Math.max(1, Number(values.repeat));
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${values.repeat ?? ''}: give a whole number of runs, 1 or more`);
   const dir = values.dir ?? '';
   const base = loadConfig();
   ensureBcftools();

@@ -45,14 +45,23 @@ async function send(url: URL, method: string, headers: Record<string, string>, b
   const request = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
     const sized = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
-    const req = request(url, { method, headers: sized, timeout: TIMEOUT_MS }, (res) => {
+    // One deadline for the whole exchange, as fetch's AbortSignal.timeout gave (a socket timeout alone
+    // would let a server that trickles its answer hold the request).
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    const fail = (error: Error): void => {
+      clearTimeout(deadline);
+      reject(error);
+    };
+    const req = request(url, { method, headers: sized }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(deadline);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', fail);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(body);
   });
 }
@@ -77,6 +86,10 @@ export function createRegistryClient(config: Config): RegistryClient {
       json = textBody === '' ? undefined : JSON.parse(textBody);
     } catch {
       // Non-JSON error pages are kept as text for the message.
+    }
+    if (response.status === 401 || response.status === 403) {
+      // Retrying cannot help: the credentials are configuration.
+      throw new DependencyError('schema registry', `${method} ${path} answered ${response.status}: check BACKBONE_REGISTRY_USERNAME and BACKBONE_REGISTRY_PASSWORD`, { retriable: false });
     }
     if (response.status >= 500) {
       throw new DependencyError('schema registry', `${method} ${path} answered ${response.status}: ${textBody.slice(0, 300)}`);
@@ -132,7 +145,12 @@ export function createRegistryClient(config: Config): RegistryClient {
     },
     async idOf(subject, schema) {
       const { status, json } = await call('POST', `/subjects/${enc(subject)}`, { schema: JSON.stringify(schema) });
-      if (status === 404) return undefined; // no such subject, or not this schema
+      if (status === 404) {
+        const code = (json as { error_code?: unknown } | undefined)?.error_code;
+        if (code === 40401 || code === 40403) return undefined; // no such subject, or not this schema under it
+        // A 404 without the registry's error code: the base URL does not point at the registry's API.
+        throw new DependencyError('schema registry', `POST ${withoutCredentials(base)}/subjects/… answered 404 without a registry error code: is the registry URL the Confluent-compatible API base? ${message(json).slice(0, 200)}`, { retriable: false });
+      }
       const id = (json as { id?: unknown } | undefined)?.id;
       if (status !== 200 || typeof id !== 'number') {
         throw new DependencyError('schema registry', `looking up the schema of ${subject} answered ${status}: ${message(json)}`);

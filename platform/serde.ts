@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { entry, topicName, valueSubject, type CatalogueEntry } from './catalogue.ts';
 import { invalidPaths, valueType } from './conform.ts';
 import { createRegistryClient } from './registry.ts';
-import { DependencyError, InvalidInputError, describeError } from './errors.ts';
+import { BackboneError, DependencyError, InvalidInputError, describeError } from './errors.ts';
 
 export interface Serde {
   /** Topic is the catalogue name (without the environment prefix). */
@@ -81,6 +81,7 @@ export function createSerde(config: Config): Serde {
         return id;
       },
       (error: unknown) => {
+        if (error instanceof BackboneError) throw error; // the registry client's own, with its retriable flag
         throw new DependencyError('schema registry', `looking up ${subject}: ${describeError(error)}`, { cause: error });
       },
     );

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { createGunzip, gunzip } from 'node:zlib';
 import { InvalidInputError } from '../../platform/errors.ts';
 
@@ -70,20 +71,24 @@ export class BgzfWalker {
 
 /**
  * Files up to this size are read for inspection with blocking reads, which is several times quicker
- * than a stream's thread-pool round trips while the process is also connecting to Kafka; the event
- * loop is held for at most ~30 ms (SHA-256 runs at ~1 GB/s).
+ * than a stream's thread-pool round trips while the process is also connecting to Kafka. The event
+ * loop gets a turn every BLOCKING_STRETCH bytes (~5 ms of reading and hashing from the page cache),
+ * so an upload server or watcher doing this stays responsive.
  */
 const BLOCKING_INSPECTION_BYTES = 32 * 1024 * 1024;
+const BLOCKING_STRETCH = 4 * READ_CHUNK;
 
 async function* inspectionChunks(file: string, blockingUpTo: number): AsyncGenerator<Buffer> {
   const fd = openSync(file, 'r');
   try {
     if (fstatSync(fd).size <= blockingUpTo) {
-      for (;;) {
+      for (let read = 0; ; ) {
         const chunk = Buffer.allocUnsafe(READ_CHUNK); // a fresh buffer each time: gunzip keeps what it is given
         const n = readSync(fd, chunk);
         if (n === 0) return;
         yield chunk.subarray(0, n);
+        read += n;
+        if (read % BLOCKING_STRETCH < n) await new Promise((resolve) => setImmediate(resolve));
       }
     }
   } finally {
@@ -103,6 +108,7 @@ export async function inspectFile(file: string, blockingUpTo = BLOCKING_INSPECTI
   let walker: BgzfWalker | undefined;
   let gunzipCheck: Promise<void> | undefined;
   let gz: ReturnType<typeof createGunzip> | undefined;
+  let gunzipFailed = false;
   for await (const chunk of inspectionChunks(file, blockingUpTo)) {
     if (compression === undefined) {
       if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
@@ -114,7 +120,10 @@ export async function inspectFile(file: string, blockingUpTo = BLOCKING_INSPECTI
           gunzipCheck = new Promise<void>((resolve, reject) => {
             g.on('data', () => {});
             g.on('end', resolve);
-            g.on('error', reject);
+            g.on('error', (error) => {
+              gunzipFailed = true;
+              reject(error);
+            });
           });
           gunzipCheck.catch(() => {});
         }
@@ -123,12 +132,14 @@ export async function inspectFile(file: string, blockingUpTo = BLOCKING_INSPECTI
     hash.update(chunk);
     byteSize += chunk.length;
     walker?.feed(chunk);
-    if (gz !== undefined && !gz.write(chunk)) await new Promise((r) => gz?.once('drain', r));
+    // A gunzip that failed never drains: its error ends the wait too (the check below reports it).
+    if (gz !== undefined && !gz.write(chunk)) await Promise.race([once(gz, 'drain'), gunzipCheck]).catch(() => {});
+    if (gunzipFailed) break;
   }
   if (byteSize === 0) throw new InvalidInputError('the file is empty');
   walker?.finish(byteSize);
   if (gz !== undefined && gunzipCheck !== undefined) {
-    gz.end();
+    if (!gunzipFailed) gz.end();
     try {
       await gunzipCheck;
     } catch (error) {

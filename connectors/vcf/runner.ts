@@ -37,7 +37,7 @@ export interface VcfPublishOptions {
   /** Write the events as JSON lines here instead of publishing; no server is touched. */
   dryRun?: Writable;
   onProgress?: (p: Progress) => void;
-  /** Plain files of at least this many bytes are hashed while scanned (default 32 MiB; tests lower it). */
+  /** Plain files of at least this many bytes are hashed while scanned (default HASH_WHILE_SCANNING; tests lower it). */
   hashWhileScanningFrom?: number;
 }
 

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { TOPICS } from '../../platform/catalogue.ts';
 import { valueType } from '../../platform/conform.ts';
@@ -17,7 +18,7 @@ import { hashInWorker, inspectFile, readText, sniffCompression } from '../../con
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
-import { warmUpVcf } from '../../connectors/vcf/warm-up.ts';
+import { scanWarmUp, warmUpVcf } from '../../connectors/vcf/warm-up.ts';
 import { bgzfBlock, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
@@ -479,7 +480,7 @@ describe('line ends, compression and versions', () => {
     for (const [name, compression] of [['multisample-grch38.vcf.gz', 'bgzf'], ['grch37-v41.vcf.gz', 'gzip']] as const) {
       const file = path.join(FIXTURES, name);
       expect((await inspectFile(file)).compression).toBe(compression);
-      expect(await inspectFile(file, 0)).toEqual(await inspectFile(file));
+      expect(await inspectFile(file, -1)).toEqual(await inspectFile(file));
       expect(await sniffCompression(file)).toBe(compression);
       const got: Buffer[] = [];
       for await (const c of readText(file, compression)) got.push(c);
@@ -495,9 +496,18 @@ describe('line ends, compression and versions', () => {
     await expect(inspectFile(cutGzip)).rejects.toThrow(/corrupt or truncated gzip file/);
     await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'))).rejects.toThrow(/empty/);
     // Large files are inspected through a read stream, small ones with blocking reads: same verdicts.
-    await expect(inspectFile(path.join(FIXTURES, 'truncated.vcf.gz'), 0)).rejects.toThrow(/truncated bgzip file/);
-    await expect(inspectFile(cutGzip, 0)).rejects.toThrow(/corrupt or truncated gzip file/);
-    await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'), 0)).rejects.toThrow(/empty/);
+    await expect(inspectFile(path.join(FIXTURES, 'truncated.vcf.gz'), -1)).rejects.toThrow(/truncated bgzip file/);
+    await expect(inspectFile(cutGzip, -1)).rejects.toThrow(/corrupt or truncated gzip file/);
+    await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'), -1)).rejects.toThrow(/empty/);
+    // Damaged in the middle, past what gunzip buffers: refused, not left waiting for a 'drain' that never comes.
+    const text = Buffer.from(syntheticHeader(5) + [...syntheticRecords({ records: 20000, samples: 5, seed: 9 })].join(''));
+    const damaged = gzipSync(text);
+    expect(damaged.length).toBeGreaterThan(64 * 1024);
+    damaged.fill(0, damaged.length >> 1, (damaged.length >> 1) + 4096);
+    const damagedFile = path.join(path.dirname(cutGzip), 'damaged.vcf.gz');
+    await writeFile(damagedFile, damaged);
+    await expect(inspectFile(damagedFile)).rejects.toThrow(/corrupt or truncated gzip file/);
+    await expect(inspectFile(damagedFile, -1)).rejects.toThrow(/corrupt or truncated gzip file/);
     expect(() => parse(fixture('not-a-vcf.txt'))).toThrow(/not a VCF: a VCF starts with '##fileformat=VCFv4.x', this file starts with 'sample_id,gene,result'/);
     expect(() => parse(fixture('header-only.vcf'))).toThrow(/header but no records/);
     expect(() => parse(Buffer.alloc(0))).toThrow(/empty/);
@@ -586,7 +596,7 @@ describe('samples and publishers', () => {
 describe('scanner warm-up', () => {
   it('is a VCF the scanner accepts whole, with the record shapes it exists to exercise', () => {
     const text = warmUpVcf(pgxPositions());
-    const { parser, rejected, events, blocks } = parse(Buffer.from(text, 'latin1'), { chunk: 97 });
+    const { parser, rejected, events, blocks, produced } = parse(Buffer.from(text, 'latin1'), { chunk: 97 });
     expect(rejected).toEqual([]);
     expect(parser.header?.assembly).toBe('GRCh38');
     expect(parser.stats.records).toBe(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
@@ -599,6 +609,8 @@ describe('scanner warm-up', () => {
     expect(calls.some((c) => c.phased && c.phaseSet === 263000)).toBe(true);
     expect(calls.some((c) => c.chrom === 'X' && c.gt.length === 1)).toBe(true);
     expect(blocks.length).toBeGreaterThan(0);
+    // Scanned in pieces as the warm-up does it: every record taken, nothing rejected.
+    expect(scanWarmUp(pgxPositions())).toMatchObject({ records: parser.stats.records, rejected: 0, events: produced.length });
   });
 });
 

@@ -7,7 +7,7 @@ import type { StackOptions } from '../types.ts';
 import { APICURIO_RUNNER_JAR } from '../versions.ts';
 import type { LaunchSpec, ServerContext, ServerDef } from './server.ts';
 
-/** Apicurio's Confluent-compatible API, which @kafkajs/confluent-schema-registry talks to. */
+/** Apicurio's Confluent-compatible API, which the project's registry client and standard Confluent clients talk to. */
 const CCOMPAT_PATH = '/apis/ccompat/v7';
 const baseUrl = (opts: StackOptions): string => `http://${LOOPBACK}:${opts.registryPort}`;
 
