@@ -2,6 +2,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, entry, topicName, valueSubject } from '../../platform/catalogue.ts';
 import type { GenotypeCallSet } from '../../platform/events.ts';
+import { DependencyError } from '../../platform/errors.ts';
 import { createRegistryClient, IncompatibleSchemaError, registerBackward } from '../../platform/registry.ts';
 import { createSerde } from '../../platform/serde.ts';
 import { genotypeEvent } from '../support/fixtures.ts';
@@ -51,6 +52,17 @@ describe('schema registry and Confluent wire format', () => {
     expect(ours.readUInt32BE(1)).toBe(theirId);
     const theirs = await standard.encode(theirId, event);
     expect(await serde.decode<GenotypeCallSet>(TOPICS.genotypeCalls, theirs)).toEqual(event);
+  });
+
+  it('tells a registry URL that is not the Confluent-compatible API base from a missing schema, and does not retry it', async () => {
+    const base = new URL(env.config.registryUrl);
+    const wrong = createRegistryClient({ ...env.config, registryUrl: `${base.protocol}//${base.host}/no-such-api` });
+    const error = await wrong.idOf('any-value', entry(TOPICS.genotypeCalls).schema).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyError);
+    expect((error as DependencyError).message).toMatch(/answered 404 without a registry error code: is the registry URL the Confluent-compatible API base\?/);
+    expect((error as DependencyError).retriable).toBe(false);
+    // The right base URL and a subject that does not exist: simply not registered.
+    expect(await createRegistryClient(env.config).idOf(`${env.config.topicPrefix}never-registered-value`, entry(TOPICS.genotypeCalls).schema)).toBeUndefined();
   });
 
   it('says which schema is missing when a topic was never set up', async () => {
