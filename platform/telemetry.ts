@@ -13,8 +13,8 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Config } from './config.ts';
+import { W3CTraceContext } from './trace-context.ts';
 
 export type KafkaHeaders = Record<string, string | Buffer | undefined>;
 
@@ -33,7 +33,7 @@ const headerGetter: TextMapGetter<KafkaHeaders> = {
 };
 
 // Propagation works even when no SDK is started (tests, CLI one-shots): ids are still carried.
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+propagation.setGlobalPropagator(new W3CTraceContext());
 
 export function injectTraceHeaders(headers: KafkaHeaders, ctx: Context = context.active()): KafkaHeaders {
   propagation.inject(ctx, headers, headerSetter);
@@ -81,7 +81,7 @@ export async function startTelemetry(config: Config, serviceName: string): Promi
   const sdk = new NodeSDK({
     serviceName,
     traceExporter: exporter,
-    textMapPropagator: new W3CTraceContextPropagator(),
+    textMapPropagator: new W3CTraceContext(),
     instrumentations: [],
   });
   sdk.start();
