@@ -74,8 +74,9 @@ export function rateMeter(): Meter {
       early.add(id);
       return;
     }
-    latencies.push(performance.now() - t);
-    timeline.push([t, performance.now() - t]);
+    const latency = performance.now() - t;
+    latencies.push(latency);
+    timeline.push([t, latency]);
     sentAt.delete(id);
   };
   const acked = (id: string, at: number): void => {

@@ -148,8 +148,9 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   let sha256 = inspected.sha256;
   let sourceId = sha256 === '' ? '' : `sha256:${sha256}`;
   const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
-  warmUpScanner(pgxPositions());
-  const parser = new VcfParser({ facts, mapping: options.mapping, pgx: pgxPositions(), wireHeaders: wiring === undefined ? undefined : 'later' });
+  const pgx = pgxPositions();
+  warmUpScanner(pgx);
+  const parser = new VcfParser({ facts, mapping: options.mapping, pgx, wireHeaders: wiring === undefined ? undefined : 'later' });
   const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 
   let producer: ProducerPort | undefined;

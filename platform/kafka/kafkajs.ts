@@ -83,8 +83,11 @@ export function createKafka(config: Config, log: Logger, clientSuffix = ''): Kaf
   };
 }
 
+/** kafkajs' codec for the port's compression option. */
+const compressionOf = (options: ProducerOptions): kafkajs.CompressionTypes => (options.compression === 'lz4' ? LZ4 : kafkajs.CompressionTypes.None);
+
 async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Promise<ProducerPort> {
-  const compression = options.compression === 'lz4' ? LZ4 : kafkajs.CompressionTypes.None;
+  const compression = compressionOf(options);
   const producer = kafka.producer({
     idempotent: true,
     // Java-compatible murmur2 partitioning: other clients put a patient's events on the same partition.
@@ -111,7 +114,7 @@ async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Prom
 }
 
 async function createTransactionalProducer(kafka: Kafka, transactionalId: string, options: ProducerOptions = {}): Promise<TransactionalProducerPort> {
-  const compression = options.compression === 'lz4' ? LZ4 : kafkajs.CompressionTypes.None;
+  const compression = compressionOf(options);
   const producer = kafka.producer({
     transactionalId,
     idempotent: true,

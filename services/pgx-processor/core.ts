@@ -87,19 +87,11 @@ function applyGenotypes(state: PgxPatientState, event: GenotypeInput, ctx: CoreC
   const NEW = state.sources.length;
   // By chromosome, then position: no "chrom:pos" strings per site.
   const sites = new Map<string, Map<number, StateSite>>();
-  const at = (chrom: string): Map<number, StateSite> => {
-    let byPos = sites.get(chrom);
-    if (byPos === undefined) {
-      byPos = new Map();
-      sites.set(chrom, byPos);
-    }
-    return byPos;
-  };
-  for (const s of state.sites) at(s.chrom).set(s.pos, s);
+  for (const s of state.sites) positionsOf(sites, s.chrom).set(s.pos, s);
   let changed = false;
   for (const call of event.calls) {
     if (!ctx.isDefining(call.chrom, call.pos)) continue;
-    const byPos = at(call.chrom);
+    const byPos = positionsOf(sites, call.chrom);
     const current = byPos.get(call.pos);
     if (current !== undefined && !newer(source, state.sources[current.source] ?? source)) continue;
     byPos.set(call.pos, { chrom: call.chrom, pos: call.pos, ref: call.ref, alts: call.alts, gt: call.gt, phased: call.phased, phaseSet: call.phaseSet, source: NEW });
@@ -220,6 +212,16 @@ export function geneProfile(gene: string, call: GeneCall | undefined, outside: S
   };
 }
 
+/** The by-position map of one chromosome in a chromosome → position index, made when first needed. */
+function positionsOf<V>(index: Map<string, Map<number, V>>, chrom: string): Map<number, V> {
+  let byPos = index.get(chrom);
+  if (byPos === undefined) {
+    byPos = new Map();
+    index.set(chrom, byPos);
+  }
+  return byPos;
+}
+
 /**
  * Which called gene each defining position belongs to, by chromosome then position (built once per
  * knowledge base; looked up per site of every evaluation, so no "chrom:pos" strings are built).
@@ -231,11 +233,7 @@ function genesAt(kb: KnowledgeBase): Map<string, Map<number, string>> {
   if (index === undefined) {
     index = new Map();
     for (const g of Object.values(kb.genes)) {
-      let byPos = index.get(g.chrom);
-      if (byPos === undefined) {
-        byPos = new Map();
-        index.set(g.chrom, byPos);
-      }
+      const byPos = positionsOf(index, g.chrom);
       for (const [pos] of [...g.positions, ...g.extraPositions]) byPos.set(pos, g.gene);
     }
     geneOfPosition.set(kb, index);
