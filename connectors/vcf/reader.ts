@@ -205,14 +205,11 @@ export async function* readText(file: string, compression: Compression, onBytes:
     yield* readBgzf(file, onBytes);
     return;
   }
-  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
   if (compression === 'none') {
-    for await (const chunk of stream) {
-      onBytes((chunk as Buffer).length);
-      yield chunk as Buffer;
-    }
+    yield* readPlain(file, onBytes);
     return;
   }
+  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
   stream.on('data', (chunk) => onBytes((chunk as Buffer).length));
   const gz = stream.pipe(createGunzip({ chunkSize: 1024 * 1024 }));
   stream.on('error', (error) => gz.destroy(error));
@@ -220,6 +217,30 @@ export async function* readText(file: string, compression: Compression, onBytes:
     for await (const chunk of gz) yield chunk as Buffer;
   } catch (error) {
     throw new InvalidInputError(`corrupt or truncated gzip file: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * A plain file in 1 MiB chunks, read with blocking reads; the event loop gets a turn after each
+ * chunk (so acknowledgements and other requests are served, as between the chunks of a stream).
+ * Why not a read stream: each of its chunks costs a thread-pool round trip and event-loop turns that,
+ * measured, the scan did not hide, while a 1 MiB read from the page cache takes ~0.2 ms. The 100-sample
+ * benchmark file published in a median 1.72 s instead of 1.82-1.86 s (5 interleaved runs each, twice);
+ * for bgzip files (reads beside inflation on the thread pool) blocking reads made no difference.
+ */
+async function* readPlain(file: string, onBytes: OnBytes): AsyncGenerator<Buffer> {
+  const fd = openSync(file, 'r');
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafeSlow(READ_CHUNK);
+      const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+      if (n === 0) return;
+      onBytes(n);
+      yield n === READ_CHUNK ? chunk : chunk.subarray(0, n);
+      await new Promise(setImmediate);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

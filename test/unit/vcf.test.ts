@@ -470,6 +470,15 @@ describe('line ends, compression and versions', () => {
     const chunks: Buffer[] = [];
     for await (const c of readText(path.join(dir, 'many.vcf.gz'), 'bgzf')) chunks.push(c);
     expect(Buffer.concat(chunks).equals(text)).toBe(true);
+    // A plain file of several 1 MiB chunks and a partial last one: the same bytes, in order, all counted.
+    const big = Buffer.concat(Array.from({ length: 9 }, () => text)).subarray(0, 2 * 1024 * 1024 + 12_345);
+    await writeFile(path.join(dir, 'big.vcf'), big);
+    const read: Buffer[] = [];
+    let counted = 0;
+    for await (const c of readText(path.join(dir, 'big.vcf'), 'none', (n) => (counted += n))) read.push(c);
+    expect(read.map((c) => c.length)).toEqual([1024 * 1024, 1024 * 1024, 12_345]);
+    expect(Buffer.concat(read).equals(big)).toBe(true);
+    expect(counted).toBe(big.length);
 
     const plain = fixture('multisample-grch38.vcf');
     const plainFile = path.join(FIXTURES, 'multisample-grch38.vcf');
