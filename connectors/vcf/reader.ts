@@ -82,19 +82,28 @@ async function* inspectionChunks(file: string, blockingUpTo: number): AsyncGener
   const fd = openSync(file, 'r');
   try {
     if (fstatSync(fd).size <= blockingUpTo) {
-      for (let read = 0; ; ) {
-        const chunk = Buffer.allocUnsafe(READ_CHUNK); // a fresh buffer each time: gunzip keeps what it is given
-        const n = readSync(fd, chunk);
-        if (n === 0) return;
-        yield chunk.subarray(0, n);
-        read += n;
-        if (read % BLOCKING_STRETCH < n) await new Promise((resolve) => setImmediate(resolve));
-      }
+      yield* blockingChunks(fd, BLOCKING_STRETCH);
+      return;
     }
   } finally {
     closeSync(fd);
   }
   yield* createReadStream(file, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
+}
+
+/**
+ * The rest of an open file in READ_CHUNK chunks, read with blocking reads into fresh buffers (gunzip
+ * and the scanner keep what they are given); the event loop gets a turn after every `stretch` bytes.
+ */
+async function* blockingChunks(fd: number, stretch: number): AsyncGenerator<Buffer> {
+  for (let read = 0; ; ) {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+    if (n === 0) return;
+    yield n === READ_CHUNK ? chunk : chunk.subarray(0, n);
+    read += n;
+    if (read % stretch < n) await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /**
@@ -231,13 +240,9 @@ export async function* readText(file: string, compression: Compression, onBytes:
 async function* readPlain(file: string, onBytes: OnBytes): AsyncGenerator<Buffer> {
   const fd = openSync(file, 'r');
   try {
-    for (;;) {
-      const chunk = Buffer.allocUnsafeSlow(READ_CHUNK);
-      const n = readSync(fd, chunk, 0, READ_CHUNK, null);
-      if (n === 0) return;
-      onBytes(n);
-      yield n === READ_CHUNK ? chunk : chunk.subarray(0, n);
-      await new Promise(setImmediate);
+    for await (const chunk of blockingChunks(fd, READ_CHUNK)) {
+      onBytes(chunk.length);
+      yield chunk;
     }
   } finally {
     closeSync(fd);
