@@ -34,7 +34,7 @@ const CALLED = CONTIGS.slice(0, 23);
 const BASES = ['A', 'C', 'G', 'T'];
 
 /** Small, fast, seedable PRNG (mulberry32). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -122,6 +122,9 @@ const ALLELE_CHAR = new Int8Array(256).fill(-2);
 ALLELE_CHAR[46] = -1;
 for (let d = 0; d <= 9; d++) ALLELE_CHAR[48 + d] = d;
 
+/** A QUAL that is not a plain decimal: a float as VCF writes one (sign, exponent). */
+const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 /** Bases a REF or ALT may contain (VCF 4.3: A, C, G, T, N in any case). */
 const BASE = new Uint8Array(256);
 for (const c of 'ACGTNacgtn') BASE[c.charCodeAt(0)] = 1;
@@ -589,6 +592,13 @@ export class VcfParser {
       }
     }
     if (t0 < 0) throw new InvalidInputError('expected tab-separated columns, found none');
+    // The fixed columns and a sample column are checked first, so a record cut short is reported
+    // even on a contig that is not published.
+    if (t8 < 0) {
+      throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${countTabs(buf, s, e) + 1}`);
+    }
+    // (An empty ID, which some pipelines write, is read as missing.)
+    if (t0 === s || t7 === t6 + 1) throw new InvalidInputError(`${t0 === s ? 'CHROM' : 'INFO'} is empty (a missing value is '.')`);
     // CHROM (the previous record's contig is compared byte-wise first)
     if (!sameBytes(buf, s, t0, this.chromRaw)) {
       this.chromRaw = Buffer.from(buf.subarray(s, t0));
@@ -616,9 +626,6 @@ export class VcfParser {
     }
     this.blockLines++;
 
-    if (t8 < 0) {
-      throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${countTabs(buf, s, e) + 1}`);
-    }
     // POS
     let pos = 0;
     for (let i = t0 + 1; i < t1; i++) {
@@ -626,8 +633,8 @@ export class VcfParser {
       if (d < 0 || d > 9) throw new InvalidInputError(`POS '${buf.toString('latin1', t0 + 1, t1)}' is not a position`);
       pos = pos * 10 + d;
     }
-    if (t1 === t0 + 1 || pos < 1 || !Number.isSafeInteger(pos)) {
-      throw new InvalidInputError(`POS '${buf.toString('latin1', t0 + 1, t1)}' is not a 1-based position (POS 0, a telomere, cannot be represented)`);
+    if (t1 === t0 + 1 || pos < 1 || !Number.isSafeInteger(pos) || buf[t0 + 1] === 48) {
+      throw new InvalidInputError(`POS '${buf.toString('latin1', t0 + 1, t1)}' is not a 1-based position (no leading zeros; POS 0, a telomere, cannot be represented)`);
     }
     // REF
     if (t3 === t2 + 1) throw new InvalidInputError('REF is empty');
@@ -669,7 +676,7 @@ export class VcfParser {
       if (qual < 0) {
         const text = buf.toString('latin1', t4 + 1, t5);
         qual = Number(text);
-        if (text === '' || !Number.isFinite(qual)) throw new InvalidInputError(`QUAL '${clip(text)}' is not a number`);
+        if (!FLOAT.test(text) || !Number.isFinite(qual)) throw new InvalidInputError(`QUAL '${clip(text)}' is not a number`);
       }
     }
     let filters: readonly string[] = EMPTY;
@@ -685,6 +692,9 @@ export class VcfParser {
       }
     }
     if (fmt.gt < 0) {
+      // Nothing to publish, but a record with the wrong number of columns is still a broken record.
+      const columns = countTabs(buf, t8, e);
+      if (columns !== this.nSamples) throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${9 + columns}`);
       this.stats.recordsWithoutGenotypes++;
       return;
     }
@@ -707,7 +717,7 @@ export class VcfParser {
     site.altEnd = t4;
     site.qual = qual;
     site.filters = filters;
-    site.idStart = t2 === t1 + 2 && buf[t1 + 1] === 46 ? -1 : t1 + 1;
+    site.idStart = t2 === t1 + 1 || (t2 === t1 + 2 && buf[t1 + 1] === 46) ? -1 : t1 + 1;
     site.idEnd = t2;
     site.recordRef = '';
     this.scanSamples(buf, t8 + 1, e, fmt, site);
@@ -1279,8 +1289,17 @@ export function alleleKind(alt: string): string {
   return 'bases';
 }
 
+/** A FORMAT key (VCF 4.3, 1.6.2): a letter or '_', then letters, digits, '_' and '.'. */
+const FORMAT_KEY = /^[A-Za-z_][0-9A-Za-z_.]*$/;
+
+/**
+ * The FORMAT column's keys; '.' (no keys) is taken as a record without genotypes. Anything else that
+ * is not a list of keys, such as a genotype where FORMAT should be, means the columns are shifted.
+ */
 function parseFormat(raw: Buffer): Format {
-  const keys = raw.toString('latin1').split(':');
+  const text = raw.toString('latin1');
+  const keys = text === '.' ? [] : text.split(':');
+  for (const key of keys) if (!FORMAT_KEY.test(key)) throw new InvalidInputError(`FORMAT '${clip(text)}' is not a list of FORMAT keys (a missing or extra column?)`);
   const at = (k: string): number => keys.indexOf(k);
   const f = { raw, gt: at('GT'), dp: at('DP'), gq: at('GQ'), ps: at('PS'), max: 0 };
   f.max = Math.max(f.gt, f.dp, f.gq, f.ps);

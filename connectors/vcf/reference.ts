@@ -36,6 +36,9 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     const lineNo = i + 1;
     let v;
     try {
+      const fixed = line.split('\t');
+      if (fixed.length < 10) throw new Error('the fixed columns and a sample column are missing');
+      if (fixed[0] === '' || fixed[7] === '') throw new Error('CHROM or INFO is empty');
       v = header.parser.parseLine(line);
     } catch {
       out.rejectedLines.push(lineNo);
@@ -45,11 +48,21 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     if (chrom === undefined) continue;
     const alts = v.ALT ?? [];
     const columns = line.split('\t');
-    if (columns.length !== 9 + header.samples.length || !/^[1-9]\d*$/.test(columns[1] ?? '') || alts.some((a) => { const k = alleleKind(a); return k !== 'bases' && k !== 'gvcf'; })) {
+    const [, posText = '', , refText = '', , qualText = '', filterText = '', , formatText = ''] = columns;
+    const formatKeys = formatText === '.' ? [] : formatText.split(':');
+    if (
+      columns.length !== 9 + header.samples.length ||
+      !/^[1-9]\d*$/.test(posText) ||
+      !/^[ACGTN]+$/i.test(refText) ||
+      alts.some((a) => { const k = alleleKind(a); return k !== 'bases' && k !== 'gvcf'; }) ||
+      formatKeys.some((k) => !/^[A-Za-z_][0-9A-Za-z_.]*$/.test(k)) ||
+      (qualText !== '.' && (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(qualText) || !Number.isFinite(Number(qualText)))) ||
+      (filterText !== '.' && filterText.split(';').includes(''))
+    ) {
       out.rejectedLines.push(lineNo);
       continue;
     }
-    if (!(v.FORMAT ?? '').split(':').includes('GT')) continue;
+    if (!formatKeys.includes('GT')) continue;
     const pgxHere = keepPgx && pgx?.chrom(chrom)?.get(v.POS) !== undefined;
     const samples = v.SAMPLES();
     const filters = v.FILTER === undefined ? [] : v.FILTER === 'PASS' ? ['PASS'] : (v.FILTER as string[]);
@@ -61,12 +74,21 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
       const gtText = typeof gt0 === 'string' ? gt0 : '.';
       const body = gtText.replace(/^[|/]/, '');
       const alleles = body.split(/[|/]/).map((a) => (a === '.' ? null : Number(a)));
+      // The raw column checks what the typed values of @gmod/vcf let through: an empty column, a GT
+      // that is not a genotype; and, in a call that is published, DP/GQ/PS that are not integers.
+      const raw = columns[9 + column] ?? '';
+      const rawField = (k: string): string => raw.split(':')[formatKeys.indexOf(k)] ?? '';
+      const rawGt = rawField('GT');
+      if (raw === '' || (rawGt !== '' && !/^[|/]?(?:\.|\d+)(?:[|/](?:\.|\d+))*$/.test(rawGt)) || alleles.length > 255) bad = true;
       if (alleles.some((a) => a !== null && (!Number.isInteger(a) || a > alts.length))) bad = true;
       const hasAlt = alleles.some((a) => a !== null && a > 0);
       if (!hasAlt && !pgxHere) return;
       const num = (k: string): number | null => {
-        const x = (s[k] as unknown[] | undefined)?.[0];
-        return typeof x === 'number' ? x : null;
+        const text = formatKeys.includes(k) ? rawField(k) : '';
+        if (text === '' || text === '.') return null;
+        const x = Number(text);
+        if (!/^-?\d+$/.test(text) || (k === 'PS' ? !Number.isSafeInteger(x) : Math.abs(x) > 2147483647)) bad = true;
+        return x === 0 ? 0 : x; // '-0' is 0
       };
       recordCalls.push({
         column,
@@ -82,7 +104,7 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
           genotypeQuality: num('GQ'),
           quality: v.QUAL ?? null,
           filters,
-          variantId: v.ID === undefined ? null : v.ID.join(';'),
+          variantId: v.ID === undefined || columns[2] === '' ? null : v.ID.join(';'),
           recordRef: String(lineNo),
         },
       });

@@ -19,7 +19,7 @@ import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
 import { scanWarmUp, warmUpVcf } from '../../connectors/vcf/warm-up.ts';
-import { bgzfBlock, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
+import { bgzfBlock, prng, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -214,9 +214,10 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
       .filter((f) => f.endsWith('.vcf'))
       .map((f): [string, Buffer] => [`pgx-cases/${f}`, fixture(`pgx-cases/${f}`)]),
   ];
-  it.each(inputs)('%s', (_name, bytes) => {
+  /** The scanner and the reference path reject the same lines and publish the same calls. */
+  const expectAgreement = (bytes: Buffer): Parsed => {
     const ours = parse(bytes, { chunk: 4093 });
-    const reference = referenceCalls(bytes.toString('utf8'), pgxPositions());
+    const reference = referenceCalls(bytes.toString('latin1'), pgxPositions());
     expect(ours.rejected.map((r) => r.line)).toEqual(reference.rejectedLines);
     const columns = ours.parser.resolved?.columns ?? [];
     const bySampleId = new Map(columns.map((c, i) => [c?.sampleId, i]));
@@ -227,6 +228,55 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
     theirs.sort((a, b) => key(a).localeCompare(key(b)));
     expect(mine.length).toBe(theirs.length);
     expect(mine).toEqual(theirs);
+    return ours;
+  };
+  it.each(inputs)('%s', (_name, bytes) => {
+    expectAgreement(bytes);
+  });
+
+  it('on damaged records too: each is dead-lettered with its line, or read as the reference reads it, and the file goes on', () => {
+    // Real records damaged the ways files get damaged: a byte replaced, dropped or added (tabs,
+    // separators, digits, '\r'), a line cut short, a column doubled or lost. Seeded, so a failure
+    // can be replayed.
+    const bases = [fixture('multisample-grch38.vcf').toString('latin1'), syntheticHeader(5) + [...syntheticRecords({ records: 300, samples: 5, seed: 3 })].join(''), fixture('v43-crlf.vcf').toString('latin1'), fixture('grch37-v41.vcf').toString('latin1'), fixture('pgx-cases/UGT1A1_s28s80phased.vcf').toString('latin1')];
+    const damage = ['\t', ':', '/', '|', '.', ',', ';', '0', '1', '2', '9', 'A', 'N', '-', ' ', '<', '>', '*', '=', 'e', '+', '\r'];
+    let damaged = 0;
+    let rejected = 0;
+    let published = 0;
+    for (let seed = 1; seed <= 150; seed++) {
+      const rand = prng(seed);
+      const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+      const lines = (bases[seed % bases.length] as string).split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        let line = lines[i] as string;
+        if (line === '' || line.startsWith('#') || rand() > 0.3) continue;
+        for (let times = rand() < 0.2 ? 2 : 1; times > 0; times--) {
+          const at = Math.floor(rand() * line.length);
+          const cols = line.split('\t');
+          const c = Math.floor(rand() * cols.length);
+          const how = Math.floor(rand() * 6);
+          if (how === 0) line = line.slice(0, at) + pick(damage) + line.slice(at + 1);
+          else if (how === 1) line = line.slice(0, at) + line.slice(at + 1);
+          else if (how === 2) line = line.slice(0, at) + pick(damage) + line.slice(at);
+          else if (how === 3) line = line.slice(0, at);
+          else if (how === 4) line = [...cols.slice(0, c + 1), ...cols.slice(c)].join('\t');
+          else line = [...cols.slice(0, c), ...cols.slice(c + 1)].join('\t');
+        }
+        lines[i] = line;
+        damaged++;
+      }
+      const ours = expectAgreement(Buffer.from(lines.join('\n'), 'latin1'));
+      for (const r of ours.rejected) expect(r.error.message).toMatch(new RegExp(`^line ${r.line}: .+`));
+      const s = ours.parser.stats;
+      expect(s.records).toBe(lines.filter((l) => l !== '' && l !== '\r' && !l.startsWith('#')).length);
+      rejected += ours.rejected.length;
+      published += ours.events.reduce((n, e) => n + e.calls.length, 0);
+    }
+    // Enough damage that both verdicts are well exercised.
+    expect(damaged).toBeGreaterThan(2500);
+    expect(rejected).toBeGreaterThan(damaged / 3);
+    expect(rejected).toBeLessThan(damaged);
+    expect(published).toBeGreaterThan(5000);
   });
 
   it('counts the same non-reference calls as a GT="alt" filter would on the synthetic file', () => {
@@ -374,6 +424,37 @@ describe('variant blocks', () => {
     expect(rejected.map((r) => r.line)).toEqual([head.split('\n').length + 2]);
     expect(events).toHaveLength(4);
     for (const e of events) expect(e.calls.map((c) => c.pos)).toEqual([p1.pos, p3.pos]);
+  });
+
+  it('refuse records with shifted or missing columns, also where there is nothing to publish', () => {
+    const head = fixture('multisample-grch38.vcf').toString().split('\n').filter((l) => l.startsWith('#')).join('\n');
+    const rows: [string[], RegExp | undefined][] = [
+      // INFO lost: the first genotype stands where FORMAT should.
+      [['chr2', '100', '.', 'A', 'C', '50', 'PASS', 'GT:DP', '0/1:3', '0/0:3', '0/0:3', '0/0:3'], /FORMAT '0\/1:3' is not a list of FORMAT keys/],
+      // No GT, so nothing to publish, but one sample column too many.
+      [['chr2', '101', '.', 'A', 'C', '50', 'PASS', '.', 'DP', '3', '3', '3', '3', '3'], /expected 13 tab-separated columns \(9 \+ 4 samples\), found 14/],
+      [['chr2', '0102', '.', 'A', 'C', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], /POS '0102' is not a 1-based position \(no leading zeros/],
+      [['chr2', '103', '.', 'A', 'C', '0x10', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], /QUAL '0x10' is not a number/],
+      [['chr2', '104', '.', 'A', 'C', '50', 'PASS', '', 'GT', '0/1', '0/0', '0/0', '0/0'], /INFO is empty \(a missing value is '\.'\)/],
+      // Cut short on a contig that is not published: still a broken record.
+      [['chrUn_KI270742v1', '15321', '.', 'T'], /expected 13 tab-separated columns \(9 \+ 4 samples\), found 4/],
+      // Well-formed without GT: nothing to publish, nothing wrong.
+      [['chr2', '105', '.', 'A', 'C', '50', 'PASS', '.', 'DP', '3', '3', '3', '3'], undefined],
+      [['chr2', '106', '.', 'A', 'C', '1.5e2', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], undefined],
+      // An empty ID (some pipelines write one) is missing, as '.' is.
+      [['chr2', '107', '', 'A', 'C', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], undefined],
+    ];
+    const { parser, rejected, events } = parse(Buffer.from(`${head}\n${rows.map(([r]) => r.join('\t')).join('\n')}\n`));
+    const first = head.split('\n').length + 1;
+    expect(rejected.map((r) => r.line)).toEqual(rows.flatMap(([, reason], i) => (reason === undefined ? [] : [first + i])));
+    rows.forEach(([, reason], i) => {
+      if (reason !== undefined) expect(rejected.find((r) => r.line === first + i)?.error.message).toMatch(reason);
+    });
+    expect(parser.stats.recordsWithoutGenotypes).toBe(1);
+    expect(events.flatMap((e) => e.calls).map((c) => [c.pos, c.quality, c.variantId])).toEqual([
+      [106, 150, null],
+      [107, 50, null],
+    ]);
   });
 
   it('take nothing from a rejected record: neither its calls nor its samples', () => {
