@@ -279,6 +279,31 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
     expect(published).toBeGreaterThan(5000);
   });
 
+  it('on a damaged header: the file is read or refused with one clear error, never another exception', () => {
+    const files = ['multisample-grch38.vcf', 'v43-crlf.vcf', 'grch37-v41.vcf', 'gvcf-grch38.g.vcf'].map((f) => fixture(f).toString('latin1'));
+    const damage = ['\t', ':', '/', '|', '.', ',', ';', '0', '=', '<', '>', '"', '#', '\r', ' ', 'x', '\n'];
+    const outcomes = { read: 0, refused: 0 };
+    for (let seed = 1; seed <= 1500; seed++) {
+      const rand = prng(seed);
+      const lines = (files[seed % files.length] as string).split('\n');
+      const i = Math.floor(rand() * lines.findIndex((l) => !l.startsWith('#')));
+      const line = lines[i] as string;
+      const at = Math.floor(rand() * line.length);
+      const how = Math.floor(rand() * 4);
+      const char = damage[Math.floor(rand() * damage.length)] as string;
+      lines[i] = how === 0 ? line.slice(0, at) + char + line.slice(at + 1) : how === 1 ? line.slice(0, at) + line.slice(at + 1) : how === 2 ? line.slice(0, at) + char + line.slice(at) : line.slice(0, at);
+      try {
+        parse(Buffer.from(lines.join('\n'), 'latin1'), { chunk: 997 });
+        outcomes.read++;
+      } catch (error) {
+        expect(error, `seed ${seed}: ${JSON.stringify(lines[i])}`).toBeInstanceOf(InvalidInputError);
+        outcomes.refused++;
+      }
+    }
+    expect(outcomes.refused).toBeGreaterThan(150);
+    expect(outcomes.read).toBeGreaterThan(150);
+  });
+
   it('counts the same non-reference calls as a GT="alt" filter would on the synthetic file', () => {
     const ours = parse(synthetic, { pgx: false });
     let alt = 0;
