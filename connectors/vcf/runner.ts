@@ -23,7 +23,7 @@ import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry
 import { PIPELINE_VERSION } from '../../platform/version.ts';
 import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats, type WireHeaders } from './core.ts';
 import { pgxPositions } from './pgx-positions.ts';
-import { hashInWorker, inspectFile, readText, sniffCompression, type FileInspection } from './reader.ts';
+import { BgzfInflation, hashInWorker, inspectFile, readText, sniffCompression, type FileInspection } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
 import { warmUpScanner } from './warm-up.ts';
 
@@ -123,7 +123,10 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   // the wire headers are known, so nothing is published with a wrong hash or schema id. Compressed
   // files are inspected first: their framing must be checked end to end before anything is published.
   // (The hand-written Avro encoding is checked byte for byte against avsc by the unit tests.)
-  const plain = (await sniffCompression(file)) === 'none';
+  const compression = await sniffCompression(file);
+  const plain = compression === 'none';
+  // A BGZF file starts inflating on a worker at once, so that text is ready when the scan begins.
+  const inflation = compression === 'bgzf' ? new BgzfInflation(file) : undefined;
   let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? settles(hashInWorker(file)) : undefined;
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
@@ -142,6 +145,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
             throw error;
           });
   } catch (error) {
+    await inflation?.close();
     if (ownProducer) await closeWhenOpen(producing);
     throw error;
   }
@@ -220,7 +224,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
         }
       };
       let checkedSamples = false;
-      for await (const chunk of readText(file, inspected.compression, (n) => (progress.bytes += n))) {
+      for await (const chunk of readText(file, inspected.compression, (n) => (progress.bytes += n), inflation)) {
         parser.push(chunk);
         if (!checkedSamples && parser.resolved !== undefined) {
           checkedSamples = true;
@@ -276,6 +280,7 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     if (error instanceof InvalidInputError && !error.message.startsWith(file)) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
     throw error;
   } finally {
+    await inflation?.close(); // a failure before the scan reached the end of the file
     if (ownProducer) await closeWhenOpen(producing);
   }
   const s = parser.stats;

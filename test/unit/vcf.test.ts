@@ -578,8 +578,36 @@ describe('line ends, compression and versions', () => {
     const inspected = await inspectFile(path.join(dir, 'many.vcf.gz'));
     expect(inspected.compression).toBe('bgzf');
     const chunks: Buffer[] = [];
-    for await (const c of readText(path.join(dir, 'many.vcf.gz'), 'bgzf')) chunks.push(c);
+    let stored = 0;
+    for await (const c of readText(path.join(dir, 'many.vcf.gz'), 'bgzf', (n) => (stored += n))) chunks.push(c);
     expect(Buffer.concat(chunks).equals(text)).toBe(true);
+    expect(stored).toBe(inspected.byteSize);
+
+    // Damaged on the way to the scan (the inspection is a separate read): the text before the damage
+    // is read, then one clear error.
+    const readUntilError = async (bytes: Buffer): Promise<{ text: Buffer; error: unknown }> => {
+      const file = path.join(dir, 'damaged.vcf.gz');
+      await writeFile(file, bytes);
+      const got: Buffer[] = [];
+      try {
+        for await (const c of readText(file, 'bgzf')) got.push(c);
+      } catch (error) {
+        return { text: Buffer.concat(got), error };
+      }
+      return { text: Buffer.concat(got), error: undefined };
+    };
+    const before = blocks.slice(0, 40);
+    const bad = Buffer.from(blocks[40] as Buffer);
+    bad.fill(0x55, 18, 40); // deflate data
+    const corrupt = await readUntilError(Buffer.concat([...before, bad, ...blocks.slice(41)]));
+    expect(corrupt.error).toBeInstanceOf(InvalidInputError);
+    expect(String(corrupt.error)).toMatch(/corrupt bgzip block/);
+    expect(corrupt.text.equals(text.subarray(0, 40 * 1000))).toBe(true);
+    const cut = await readUntilError(Buffer.concat(blocks).subarray(0, -10));
+    expect(String(cut.error)).toMatch(/truncated bgzip file: 18 bytes after the last whole block/);
+    const alien = await readUntilError(Buffer.concat([...before, gzipSync(Buffer.from('not bgzip')), ...blocks.slice(40)]));
+    expect(String(alien.error)).toMatch(new RegExp(`corrupt bgzip file: no BGZF block header at byte ${Buffer.concat(before).length}$`));
+    expect(alien.text.equals(text.subarray(0, 40 * 1000))).toBe(true);
     // A plain file of several 1 MiB chunks and a partial last one: the same bytes, in order, all counted.
     const big = Buffer.concat(Array.from({ length: 9 }, () => text)).subarray(0, 2 * 1024 * 1024 + 12_345);
     await writeFile(path.join(dir, 'big.vcf'), big);

@@ -1,0 +1,125 @@
+// @ts-check
+/**
+ * BGZF inflation on a worker thread (see BgzfInflation in reader.ts). Plain JavaScript, loaded from
+ * the source tree whether the CLI runs from the TypeScript sources or from .build/, so it needs no
+ * loader and starts in a few milliseconds.
+ *
+ * Reads the file in order, cuts whole blocks into batches of consecutive blocks, inflates each batch
+ * with one synchronous gunzip (which checks every block's CRC and size) and posts its text, the
+ * memory transferred, never copied. At most `ahead` batches wait for the reader: it sends one credit
+ * per batch it takes. Messages: { text, offset, length, stored } | { error } | { end: true }.
+ */
+import { Buffer } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort as port, workerData } from 'node:worker_threads';
+import { gunzipSync } from 'node:zlib';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- typed by the cast, which tsc checks (@ts-check)
+const { file, batchBlocks, ahead } = /** @type {{ file: string; batchBlocks: number; ahead: number }} */ (workerData);
+if (port === null) throw new Error('bgzf-worker.mjs runs as a worker thread');
+const parentPort = port;
+const READ_CHUNK = 1024 * 1024;
+/** A block's text is at most 64 KiB; a corrupt ISIZE trailer must not size an output buffer. */
+const BLOCK_TEXT = 64 * 1024;
+
+let credits = ahead;
+/** @type {(() => void) | undefined} */
+let wake;
+parentPort.on('message', () => {
+  credits++;
+  if (wake !== undefined) {
+    const w = wake;
+    wake = undefined;
+    w();
+  }
+});
+
+/**
+ * @param {Buffer} text
+ * @param {number} stored bytes of the file the text came from
+ */
+function post(text, stored) {
+  // Buffers above the pool's size own their memory, which can then be handed over as it is; a small
+  // one may sit in the shared pool and is copied out first.
+  const own = text.buffer.byteLength > Buffer.poolSize;
+  const memory = /** @type {ArrayBuffer} */ (own ? text.buffer : text.buffer.slice(text.byteOffset, text.byteOffset + text.length));
+  parentPort.postMessage({ text: memory, offset: own ? text.byteOffset : 0, length: text.length, stored }, [memory]);
+}
+
+/**
+ * @param {Buffer} b
+ * @param {number} p
+ */
+function isBgzfHeader(b, p) {
+  return b[p] === 0x1f && b[p + 1] === 0x8b && b[p + 2] === 8 && ((b[p + 3] ?? 0) & 4) !== 0 && b.readUInt16LE(p + 10) === 6 && b[p + 12] === 0x42 && b[p + 13] === 0x43 && b.readUInt16LE(p + 14) === 2;
+}
+
+async function main() {
+  const fd = openSync(file, 'r');
+  try {
+    let buf = Buffer.alloc(0);
+    let offset = 0; // file offset of buf[0]
+    let eof = false;
+    for (;;) {
+      let p = 0;
+      let blocks = 0;
+      let text = 0;
+      let alien = false;
+      while (blocks < batchBlocks && buf.length - p >= 18) {
+        if (!isBgzfHeader(buf, p)) {
+          // The blocks before it are inflated first: their text is read, then this error.
+          if (blocks === 0) throw new Error(`corrupt bgzip file: no BGZF block header at byte ${offset + p}`);
+          alien = true;
+          break;
+        }
+        const size = buf.readUInt16LE(p + 16) + 1;
+        if (buf.length - p < size) break;
+        text += Math.min(buf.readUInt32LE(p + size - 4), BLOCK_TEXT);
+        p += size;
+        blocks++;
+      }
+      if (blocks < batchBlocks && !eof && !alien) {
+        const chunk = Buffer.allocUnsafe(READ_CHUNK);
+        const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+        if (n === 0) eof = true;
+        else buf = buf.length === 0 ? chunk.subarray(0, n) : Buffer.concat([buf, chunk.subarray(0, n)]);
+        continue;
+      }
+      if (blocks === 0) {
+        if (buf.length > 0) throw new Error(`truncated bgzip file: ${buf.length} bytes after the last whole block`);
+        return;
+      }
+      while (credits === 0) await /** @type {Promise<void>} */ (new Promise((resolve) => (wake = resolve)));
+      credits--;
+      const batch = buf.subarray(0, p);
+      let out;
+      try {
+        out = gunzipSync(batch, { chunkSize: text + 64 });
+      } catch {
+        // Block by block: the text before the corrupt block is read, then its error is the one reported.
+        for (let q = 0; q < p; ) {
+          const size = batch.readUInt16LE(q + 16) + 1;
+          let blockText;
+          try {
+            blockText = gunzipSync(batch.subarray(q, q + size), { chunkSize: BLOCK_TEXT + 64 });
+          } catch (error) {
+            throw new Error(`corrupt bgzip block: ${error instanceof Error ? error.message : String(error)}`);
+          }
+          post(blockText, size);
+          q += size;
+        }
+        throw new Error('corrupt bgzip batch: its blocks inflate one by one but not together');
+      }
+      post(out, p);
+      buf = buf.subarray(p);
+      offset += p;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+main().then(
+  () => parentPort.postMessage({ end: true }),
+  (error) => parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) }),
+);
