@@ -123,7 +123,7 @@ ALLELE_CHAR[46] = -1;
 for (let d = 0; d <= 9; d++) ALLELE_CHAR[48 + d] = d;
 
 /** A QUAL that is not a plain decimal: a float as VCF writes one (sign, exponent). */
-const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+export const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Bases a REF or ALT may contain (VCF 4.3: A, C, G, T, N in any case). */
 const BASE = new Uint8Array(256);
@@ -1290,7 +1290,7 @@ export function alleleKind(alt: string): string {
 }
 
 /** A FORMAT key (VCF 4.3, 1.6.2): a letter or '_', then letters, digits, '_' and '.'. */
-const FORMAT_KEY = /^[A-Za-z_][0-9A-Za-z_.]*$/;
+export const FORMAT_KEY = /^[A-Za-z_][0-9A-Za-z_.]*$/;
 
 /**
  * The FORMAT column's keys; '.' (no keys) is taken as a record without genotypes. Anything else that

@@ -266,7 +266,8 @@ const BATCH_BLOCKS = 16;
 /** Inflated batches that may wait for the scanner (~1 MB of text each). */
 const BATCHES_AHEAD = 4;
 
-type InflationMessage = { text: ArrayBuffer; offset: number; length: number; stored: number } | { error: string } | { end: true };
+/** From the worker (an `error` is about the file), or about the worker itself (`internal`). */
+type InflationMessage = { text: ArrayBuffer; offset: number; length: number; stored: number } | { error: string; internal?: true } | { end: true };
 
 /**
  * A BGZF file's text, inflated on a worker thread (bgzf-worker.mjs) in batches of consecutive
@@ -288,8 +289,8 @@ export class BgzfInflation {
   constructor(file: string) {
     this.worker = new Worker(fromRoot('connectors', 'vcf', 'bgzf-worker.mjs'), { workerData: { file, batchBlocks: BATCH_BLOCKS, ahead: BATCHES_AHEAD } });
     this.worker.on('message', (m: InflationMessage) => this.arrive(m));
-    this.worker.on('error', (error) => this.arrive({ error: `the inflation worker failed: ${error.message}` }));
-    this.worker.on('exit', () => this.arrive({ error: 'the inflation worker stopped before the end of the file' }));
+    this.worker.on('error', (error) => this.arrive({ error: `the inflation worker failed: ${error.message}`, internal: true }));
+    this.worker.on('exit', () => this.arrive({ error: 'the inflation worker stopped before the end of the file', internal: true }));
   }
 
   private arrive(m: InflationMessage): void {
@@ -309,7 +310,7 @@ export class BgzfInflation {
           m = this.waiting.shift();
         }
         if ('end' in m) return;
-        if ('error' in m) throw new InvalidInputError(m.error);
+        if ('error' in m) throw m.internal === true ? new Error(m.error) : new InvalidInputError(m.error);
         this.worker.postMessage(1); // a credit: the worker may inflate one more batch
         onBytes(m.stored);
         if (m.length > 0) yield Buffer.from(m.text, m.offset, m.length);

@@ -5,7 +5,7 @@
  * part of it.
  */
 import type { GenotypeCall } from '../../platform/events.ts';
-import { alleleKind } from './core.ts';
+import { FLOAT, FORMAT_KEY, alleleKind } from './core.ts';
 import { normaliseChrom } from './harmonise.ts';
 import { parseHeader } from './header.ts';
 import type { PgxPositionIndex } from './pgx-positions.ts';
@@ -34,11 +34,11 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     if (line === '') continue;
     out.records++;
     const lineNo = i + 1;
+    const columns = line.split('\t');
     let v;
     try {
-      const fixed = line.split('\t');
-      if (fixed.length < 10) throw new Error('the fixed columns and a sample column are missing');
-      if (fixed[0] === '' || fixed[7] === '') throw new Error('CHROM or INFO is empty');
+      if (columns.length < 10) throw new Error('the fixed columns and a sample column are missing');
+      if (columns[0] === '' || columns[7] === '') throw new Error('CHROM or INFO is empty');
       v = header.parser.parseLine(line);
     } catch {
       out.rejectedLines.push(lineNo);
@@ -47,7 +47,6 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     const chrom = normaliseChrom(v.CHROM ?? '');
     if (chrom === undefined) continue;
     const alts = v.ALT ?? [];
-    const columns = line.split('\t');
     const [, posText = '', , refText = '', , qualText = '', filterText = '', , formatText = ''] = columns;
     const formatKeys = formatText === '.' ? [] : formatText.split(':');
     if (
@@ -55,8 +54,8 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
       !/^[1-9]\d*$/.test(posText) ||
       !/^[ACGTN]+$/i.test(refText) ||
       alts.some((a) => { const k = alleleKind(a); return k !== 'bases' && k !== 'gvcf'; }) ||
-      formatKeys.some((k) => !/^[A-Za-z_][0-9A-Za-z_.]*$/.test(k)) ||
-      (qualText !== '.' && (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(qualText) || !Number.isFinite(Number(qualText)))) ||
+      formatKeys.some((k) => !FORMAT_KEY.test(k)) ||
+      (qualText !== '.' && (!FLOAT.test(qualText) || !Number.isFinite(Number(qualText)))) ||
       (filterText !== '.' && filterText.split(';').includes(''))
     ) {
       out.rejectedLines.push(lineNo);
