@@ -92,14 +92,12 @@ async function* inspectionChunks(file: string, blockingUpTo: number): AsyncGener
 }
 
 /**
- * The rest of an open file in READ_CHUNK chunks, read with blocking reads; the event loop gets a turn
- * after every `stretch` bytes. Each chunk is a fresh buffer (gunzip keeps what it is given), unless
- * `reuse`: then every chunk is read into the same buffer and is only valid until the next is asked for.
+ * The rest of an open file in READ_CHUNK chunks, read with blocking reads into fresh buffers (gunzip
+ * and the scanner keep what they are given); the event loop gets a turn after every `stretch` bytes.
  */
-async function* blockingChunks(fd: number, stretch: number, reuse = false): AsyncGenerator<Buffer> {
-  const shared = reuse ? Buffer.allocUnsafeSlow(READ_CHUNK) : undefined;
+async function* blockingChunks(fd: number, stretch: number): AsyncGenerator<Buffer> {
   for (let read = 0; ; ) {
-    const chunk = shared ?? Buffer.allocUnsafe(READ_CHUNK);
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
     const n = readSync(fd, chunk, 0, READ_CHUNK, null);
     if (n === 0) return;
     yield n === READ_CHUNK ? chunk : chunk.subarray(0, n);
@@ -210,11 +208,7 @@ export function hashInWorker(file: string): Promise<{ sha256: string; byteSize: 
 /** Progress of the second pass in bytes of the file as stored (compressed bytes for gzip). */
 export type OnBytes = (storedBytes: number) => void;
 
-/**
- * The file's text, decompressed, in order. A plain file's chunks are all read into one buffer, so
- * each is only valid until the next is asked for: what a consumer keeps, it copies (the scanner does).
- * A BGZF file is read through `inflation` when one was started for it.
- */
+/** The file's text, decompressed, in order; a BGZF file through `inflation` when one was started for it. */
 export async function* readText(file: string, compression: Compression, onBytes: OnBytes = () => {}, inflation?: BgzfInflation): AsyncGenerator<Buffer> {
   if (compression === 'bgzf') {
     yield* (inflation ?? new BgzfInflation(file)).text(onBytes);
@@ -241,15 +235,15 @@ export async function* readText(file: string, compression: Compression, onBytes:
  * Why not a read stream: each of its chunks costs a thread-pool round trip and event-loop turns that,
  * measured, the scan did not hide, while a 1 MiB read from the page cache takes ~0.2 ms. The 100-sample
  * benchmark file published in a median 1.72 s instead of 1.82-1.86 s (5 interleaved runs each, twice);
- * for bgzip files (reads beside inflation on the thread pool) blocking reads made no difference.
- * All chunks are read into one buffer: a fresh 1 MiB buffer per chunk pays its page faults in the
- * read. The reads of the 18 MB 1-sample benchmark file took 7-20 ms so, 2.5-9 ms into one buffer
- * (fresh process each); its publish took a median 318 instead of 329 ms (10 interleaved runs each).
+ * for bgzip files (then read beside inflation on the thread pool) blocking reads made no difference.
+ * (Reading every chunk into one reused buffer makes the reads themselves 2-3x quicker, no page
+ * faults, yet the 100-sample publish took 1.86 instead of 1.79 s and the 1-sample one the same,
+ * 8-12 interleaved runs each, so each chunk stays a fresh buffer.)
  */
 async function* readPlain(file: string, onBytes: OnBytes): AsyncGenerator<Buffer> {
   const fd = openSync(file, 'r');
   try {
-    for await (const chunk of blockingChunks(fd, READ_CHUNK, true)) {
+    for await (const chunk of blockingChunks(fd, READ_CHUNK)) {
       onBytes(chunk.length);
       yield chunk;
     }
