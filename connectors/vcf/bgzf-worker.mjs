@@ -57,10 +57,16 @@ function isBgzfHeader(b, p) {
 async function main() {
   const fd = openSync(file, 'r');
   try {
-    let buf = Buffer.alloc(0);
-    let offset = 0; // file offset of buf[0]
+    // One input buffer, read into again and again: what is left of a read (fewer than a batch of
+    // whole blocks, each at most 64 KiB) moves to its start, the next read fills the rest. With a
+    // fresh buffer per read, the 100-sample bgzip publish peaked at 188-196 MB instead of 160-168 MB.
+    const input = Buffer.allocUnsafe(batchBlocks * 65536 + READ_CHUNK);
+    let start = 0;
+    let end = 0;
+    let offset = 0; // file offset of input[start]
     let eof = false;
     for (;;) {
+      const buf = input.subarray(start, end);
       let p = 0;
       let blocks = 0;
       let text = 0;
@@ -79,10 +85,12 @@ async function main() {
         blocks++;
       }
       if (blocks < batchBlocks && !eof && !alien) {
-        const chunk = Buffer.allocUnsafe(READ_CHUNK);
-        const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+        input.copyWithin(0, start, end);
+        end -= start;
+        start = 0;
+        const n = readSync(fd, input, end, Math.min(READ_CHUNK, input.length - end), null);
         if (n === 0) eof = true;
-        else buf = buf.length === 0 ? chunk.subarray(0, n) : Buffer.concat([buf, chunk.subarray(0, n)]);
+        end += n;
         continue;
       }
       if (blocks === 0) {
@@ -111,7 +119,7 @@ async function main() {
         throw new Error('corrupt bgzip batch: its blocks inflate one by one but not together');
       }
       post(out, p);
-      buf = buf.subarray(p);
+      start += p;
       offset += p;
     }
   } finally {
