@@ -155,8 +155,8 @@ export function* records(options: GenerateOptions): Generator<string> {
 }
 
 /** One BGZF block (RFC 1952 member with the 'BC' extra field), as bgzip writes it. */
-export function bgzfBlock(data: Buffer): Buffer {
-  const deflated = deflateRawSync(data, { level: 6 });
+export function bgzfBlock(data: Buffer, level = 6): Buffer {
+  const deflated = deflateRawSync(data, { level });
   const block = Buffer.alloc(18 + deflated.length + 8);
   block.set([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0], 0);
   block.writeUInt16LE(block.length - 1, 16);

@@ -6,8 +6,8 @@
  *
  * Reads the file in order, cuts whole blocks into batches of consecutive blocks, inflates each batch
  * with one synchronous gunzip (which checks every block's CRC and size) and posts its text, the
- * memory transferred, never copied. At most `ahead` batches wait for the reader: it sends one credit
- * per batch it takes. Messages: { text, offset, length, stored } | { error } | { end: true }.
+ * memory transferred, never copied. Besides the batch being scanned, at most `ahead` wait for the
+ * reader: it sends one credit per batch it takes. Messages: { text, offset, length, stored } | { error } | { end: true }.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -70,6 +70,7 @@ async function main() {
       let p = 0;
       let blocks = 0;
       let text = 0;
+      let isizes = 0;
       let alien = false;
       while (blocks < batchBlocks && buf.length - p >= 18) {
         if (!isBgzfHeader(buf, p)) {
@@ -79,8 +80,11 @@ async function main() {
           break;
         }
         const size = buf.readUInt16LE(p + 16) + 1;
+        if (size < 28) throw new Error(`corrupt bgzip file: the block at byte ${offset + p} says it is ${size} bytes, fewer than a BGZF block has`);
         if (buf.length - p < size) break;
-        text += Math.min(buf.readUInt32LE(p + size - 4), BLOCK_TEXT);
+        const isize = buf.readUInt32LE(p + size - 4);
+        text += Math.min(isize, BLOCK_TEXT);
+        isizes += isize;
         p += size;
         blocks++;
       }
@@ -104,15 +108,23 @@ async function main() {
       try {
         out = gunzipSync(batch, { chunkSize: text + 64 });
       } catch {
+        out = undefined;
+      }
+      // gunzip stops without an error at bytes that are not a gzip member, dropping the blocks after
+      // them; each block's ISIZE, at the end of the bytes BSIZE gives it, says how much text it holds.
+      if (out === undefined || out.length !== isizes) {
         // Block by block: the text before the corrupt block is read, then its error is the one reported.
         for (let q = 0; q < p; ) {
           const size = batch.readUInt16LE(q + 16) + 1;
+          const at = `corrupt bgzip block at byte ${offset + q}`;
           let blockText;
           try {
             blockText = gunzipSync(batch.subarray(q, q + size), { chunkSize: BLOCK_TEXT + 64 });
           } catch (error) {
-            throw new Error(`corrupt bgzip block: ${error instanceof Error ? error.message : String(error)}`);
+            throw new Error(`${at}: ${error instanceof Error ? error.message : String(error)}`);
           }
+          const isize = batch.readUInt32LE(q + size - 4);
+          if (blockText.length !== isize) throw new Error(`${at}: it inflates to ${blockText.length} bytes, its BGZF trailer says ${isize}`);
           post(blockText, size);
           q += size;
         }

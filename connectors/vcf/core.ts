@@ -1300,6 +1300,8 @@ function parseFormat(raw: Buffer): Format {
   const text = raw.toString('latin1');
   const keys = text === '.' ? [] : text.split(':');
   for (const key of keys) if (!FORMAT_KEY.test(key)) throw new InvalidInputError(`FORMAT '${clip(text)}' is not a list of FORMAT keys (a missing or extra column?)`);
+  // Readers disagree on which of two same keys counts (the first here, the last in @gmod/vcf).
+  if (new Set(keys).size !== keys.length) throw new InvalidInputError(`FORMAT '${clip(text)}' names a key twice`);
   const at = (k: string): number => keys.indexOf(k);
   const f = { raw, gt: at('GT'), dp: at('DP'), gq: at('GQ'), ps: at('PS'), max: 0 };
   f.max = Math.max(f.gt, f.dp, f.gq, f.ps);

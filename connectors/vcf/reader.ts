@@ -278,6 +278,7 @@ export class BgzfInflation {
   private readonly worker: Worker;
   private readonly waiting: InflationMessage[] = [];
   private wake: (() => void) | undefined;
+  private reading = false;
   private closed = false;
 
   constructor(file: string) {
@@ -294,8 +295,10 @@ export class BgzfInflation {
     wake?.();
   }
 
-  /** The text in order, each chunk its own memory. Throws InvalidInputError for a corrupt or truncated file. */
+  /** The text in order, each chunk its own memory, once. Throws InvalidInputError for a corrupt or truncated file. */
   async *text(onBytes: OnBytes = () => {}): AsyncGenerator<Buffer> {
+    if (this.reading || this.closed) throw new Error('a BGZF inflation is read once, before it is closed');
+    this.reading = true;
     try {
       for (;;) {
         let m = this.waiting.shift();

@@ -52,9 +52,11 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
     if (
       columns.length !== 9 + header.samples.length ||
       !/^[1-9]\d*$/.test(posText) ||
+      !Number.isSafeInteger(Number(posText)) ||
       !/^[ACGTN]+$/i.test(refText) ||
       alts.some((a) => { const k = alleleKind(a); return k !== 'bases' && k !== 'gvcf'; }) ||
       formatKeys.some((k) => !FORMAT_KEY.test(k)) ||
+      new Set(formatKeys).size !== formatKeys.length ||
       (qualText !== '.' && (!FLOAT.test(qualText) || !Number.isFinite(Number(qualText)))) ||
       (filterText !== '.' && filterText.split(';').includes(''))
     ) {

@@ -23,7 +23,7 @@ import { SpanKind, injectTraceHeaders, withSpan } from '../../platform/telemetry
 import { PIPELINE_VERSION } from '../../platform/version.ts';
 import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfStats, type WireHeaders } from './core.ts';
 import { pgxPositions } from './pgx-positions.ts';
-import { BgzfInflation, hashInWorker, inspectFile, readText, sniffCompression, type FileInspection } from './reader.ts';
+import { BgzfInflation, hashInWorker, inspectFile, readText, sniffCompression, type Compression, type FileInspection } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
 import { warmUpScanner } from './warm-up.ts';
 
@@ -108,7 +108,6 @@ export interface VcfDeps {
 
 export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublishOptions): Promise<VcfSummary> {
   const started = performance.now();
-  const { config, log } = deps;
   let info: Stats;
   try {
     info = statSync(file); // not the promise: its thread-pool round trip cost ~4 ms of a 1-sample publish
@@ -117,16 +116,31 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
   }
   if (!info.isFile()) throw new InvalidInputError(`${file}: not a regular file`);
   if (info.size === 0) throw new InvalidInputError(`${file}: the file is empty`);
+  const compression = await sniffCompression(file);
+  // A BGZF file starts inflating on a worker at once, so that text is ready when the scan begins.
+  const inflation = compression === 'bgzf' ? new BgzfInflation(file) : undefined;
+  try {
+    return await publishFile(deps, file, options, { started, info, compression, inflation });
+  } finally {
+    await inflation?.close(); // also when the file is refused or fails before its end was read
+  }
+}
+
+/** publishVcf once the file is known to exist and how it is compressed. */
+async function publishFile(
+  deps: VcfDeps,
+  file: string,
+  options: VcfPublishOptions,
+  { started, info, compression, inflation }: { started: number; info: Stats; compression: Compression; inflation: BgzfInflation | undefined },
+): Promise<VcfSummary> {
+  const { config, log } = deps;
+  const plain = compression === 'none';
   // Scanning starts at once. What it does not need runs beside it: a large plain file is hashed on a
   // worker thread; the schema ids of both kinds of events (the wire headers) and of the announcement
   // are looked up, and the producer connects. Completed blocks wait in the parser until the hash and
   // the wire headers are known, so nothing is published with a wrong hash or schema id. Compressed
   // files are inspected first: their framing must be checked end to end before anything is published.
   // (The hand-written Avro encoding is checked byte for byte against avsc by the unit tests.)
-  const compression = await sniffCompression(file);
-  const plain = compression === 'none';
-  // A BGZF file starts inflating on a worker at once, so that text is ready when the scan begins.
-  const inflation = compression === 'bgzf' ? new BgzfInflation(file) : undefined;
   let hashing = plain && info.size >= (options.hashWhileScanningFrom ?? HASH_WHILE_SCANNING) ? settles(hashInWorker(file)) : undefined;
   const dry = options.dryRun;
   const serde = dry === undefined ? createSerde(config) : undefined;
@@ -145,7 +159,6 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
             throw error;
           });
   } catch (error) {
-    await inflation?.close();
     if (ownProducer) await closeWhenOpen(producing);
     throw error;
   }
@@ -280,7 +293,6 @@ export async function publishVcf(deps: VcfDeps, file: string, options: VcfPublis
     if (error instanceof InvalidInputError && !error.message.startsWith(file)) throw new InvalidInputError(`${file}: ${error.message}`, { cause: error });
     throw error;
   } finally {
-    await inflation?.close(); // a failure before the scan reached the end of the file
     if (ownProducer) await closeWhenOpen(producing);
   }
   const s = parser.stats;

@@ -14,12 +14,12 @@ import { BLOCK_BYTES, VcfParser, type EncodedEvent, type FileFacts, type Rejecte
 import { detectAssembly, normaliseChrom } from '../../connectors/vcf/harmonise.ts';
 import { pgxPositions } from '../../connectors/vcf/pgx-positions.ts';
 import { grouped } from '../../connectors/vcf/progress.ts';
-import { hashInWorker, inspectFile, readText, sniffCompression } from '../../connectors/vcf/reader.ts';
+import { BgzfInflation, hashInWorker, inspectFile, readText, sniffCompression } from '../../connectors/vcf/reader.ts';
 import { referenceCalls } from '../../connectors/vcf/reference.ts';
 import { parseSampleMap, resolveSamples, type SampleMapping } from '../../connectors/vcf/samples.ts';
 import { authenticate, publishers } from '../../connectors/vcf/serve.ts';
 import { scanWarmUp, warmUpVcf } from '../../connectors/vcf/warm-up.ts';
-import { bgzfBlock, prng, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
+import { BGZF_EOF, bgzfBlock, prng, header as syntheticHeader, records as syntheticRecords } from '../../bench/vcf-generate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/vcf/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -460,6 +460,8 @@ describe('variant blocks', () => {
       [['chr2', '101', '.', 'A', 'C', '50', 'PASS', '.', 'DP', '3', '3', '3', '3', '3'], /expected 13 tab-separated columns \(9 \+ 4 samples\), found 14/],
       [['chr2', '0102', '.', 'A', 'C', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], /POS '0102' is not a 1-based position \(no leading zeros/],
       [['chr2', '103', '.', 'A', 'C', '0x10', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], /QUAL '0x10' is not a number/],
+      [['chr2', '103', '.', 'A', 'C', '50', 'PASS', '.', 'GT:GT', '0/1:1/1', '0/0:0/0', '0/0:0/0', '0/0:0/0'], /FORMAT 'GT:GT' names a key twice/],
+      [['chr2', '9007199254740993', '.', 'A', 'C', '50', 'PASS', '.', 'GT', '0/1', '0/0', '0/0', '0/0'], /POS '9007199254740993' is not a 1-based position/],
       [['chr2', '104', '.', 'A', 'C', '50', 'PASS', '', 'GT', '0/1', '0/0', '0/0', '0/0'], /INFO is empty \(a missing value is '\.'\)/],
       // Cut short on a contig that is not published: still a broken record.
       [['chrUn_KI270742v1', '15321', '.', 'T'], /expected 13 tab-separated columns \(9 \+ 4 samples\), found 4/],
@@ -568,7 +570,7 @@ describe('line ends, compression and versions', () => {
     expect(crlf.parser.header?.version).toBe('4.3');
   });
 
-  it('reads plain, gzip and bgzip (also many small blocks inflated out of order) to the same text', async () => {
+  it('reads plain, gzip and bgzip (also many small blocks) to the same text', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'vcf-unit-'));
     const text = Buffer.from(syntheticHeader(5) + [...syntheticRecords({ records: 3000, samples: 5, seed: 3 })].join(''));
     const blocks: Buffer[] = [];
@@ -608,6 +610,28 @@ describe('line ends, compression and versions', () => {
     const alien = await readUntilError(Buffer.concat([...before, gzipSync(Buffer.from('not bgzip')), ...blocks.slice(40)]));
     expect(String(alien.error)).toMatch(new RegExp(`corrupt bgzip file: no BGZF block header at byte ${Buffer.concat(before).length}$`));
     expect(alien.text.equals(text.subarray(0, 40 * 1000))).toBe(true);
+    // BSIZE covering bytes after the gzip member (which gunzip would skip, and the blocks after it).
+    const padded = Buffer.concat([blocks[40] as Buffer, Buffer.alloc(4)]);
+    padded.writeUInt16LE(padded.length - 1, 16);
+    const stray = await readUntilError(Buffer.concat([...before, padded, ...blocks.slice(41)]));
+    expect(String(stray.error)).toMatch(new RegExp(`corrupt bgzip block at byte ${Buffer.concat(before).length}: it inflates to 1000 bytes, its BGZF trailer says 0$`));
+    expect(stray.text.equals(text.subarray(0, 40 * 1000))).toBe(true);
+    // Far into a file of several 1 MiB reads (stored blocks, so the file is as large as its text):
+    // the same text, and the byte named in an error is still exact.
+    const wide = Buffer.from(Array.from({ length: 40 }, () => text.toString('latin1')).join(''), 'latin1');
+    const storedBlocks: Buffer[] = [];
+    for (let i = 0; i < wide.length; i += 60_000) storedBlocks.push(bgzfBlock(wide.subarray(i, i + 60_000), 0));
+    const whole = await readUntilError(Buffer.concat([...storedBlocks, BGZF_EOF]));
+    expect(whole.error).toBeUndefined();
+    expect(whole.text.equals(wide)).toBe(true);
+    const late = Buffer.concat([...storedBlocks.slice(0, 70), Buffer.from('junk'.repeat(10)), ...storedBlocks.slice(70)]);
+    const far = await readUntilError(late);
+    expect(String(far.error)).toMatch(new RegExp(`no BGZF block header at byte ${Buffer.concat(storedBlocks.slice(0, 70)).length}$`));
+    expect(far.text.equals(wide.subarray(0, 70 * 60_000))).toBe(true);
+    // Read once: a second reading, or one after closing, is refused instead of waiting forever.
+    const once = new BgzfInflation(path.join(dir, 'many.vcf.gz'));
+    for await (const c of once.text()) expect(c.length).toBeGreaterThan(0);
+    await expect(once.text().next()).rejects.toThrow(/read once/);
     // A plain file of several 1 MiB chunks and a partial last one: the same bytes, in order, all counted.
     const big = Buffer.concat(Array.from({ length: 9 }, () => text)).subarray(0, 2 * 1024 * 1024 + 12_345);
     await writeFile(path.join(dir, 'big.vcf'), big);
