@@ -13,6 +13,7 @@ import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort as port, workerData } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
+import { isBgzfHeader } from './bgzf-header.mjs';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- typed by the cast, which tsc checks (@ts-check)
 const { file, batchBlocks, ahead } = /** @type {{ file: string; batchBlocks: number; ahead: number }} */ (workerData);
@@ -44,14 +45,6 @@ function post(text, stored) {
   const own = text.buffer.byteLength > Buffer.poolSize;
   const memory = /** @type {ArrayBuffer} */ (own ? text.buffer : text.buffer.slice(text.byteOffset, text.byteOffset + text.length));
   parentPort.postMessage({ text: memory, offset: own ? text.byteOffset : 0, length: text.length, stored }, [memory]);
-}
-
-/**
- * @param {Buffer} b
- * @param {number} p
- */
-function isBgzfHeader(b, p) {
-  return b[p] === 0x1f && b[p + 1] === 0x8b && b[p + 2] === 8 && ((b[p + 3] ?? 0) & 4) !== 0 && b.readUInt16LE(p + 10) === 6 && b[p + 12] === 0x42 && b[p + 13] === 0x43 && b.readUInt16LE(p + 14) === 2;
 }
 
 async function main() {

@@ -594,9 +594,7 @@ export class VcfParser {
     if (t0 < 0) throw new InvalidInputError('expected tab-separated columns, found none');
     // The fixed columns and a sample column are checked first, so a record cut short is reported
     // even on a contig that is not published.
-    if (t8 < 0) {
-      throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${countTabs(buf, s, e) + 1}`);
-    }
+    if (t8 < 0) throw this.wrongColumnCount(countTabs(buf, s, e) + 1);
     // (An empty ID, which some pipelines write, is read as missing.)
     if (t0 === s || t7 === t6 + 1) throw new InvalidInputError(`${t0 === s ? 'CHROM' : 'INFO'} is empty (a missing value is '.')`);
     // CHROM (the previous record's contig is compared byte-wise first)
@@ -693,8 +691,8 @@ export class VcfParser {
     }
     if (fmt.gt < 0) {
       // Nothing to publish, but a record with the wrong number of columns is still a broken record.
-      const columns = countTabs(buf, t8, e);
-      if (columns !== this.nSamples) throw new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${9 + columns}`);
+      const sampleColumns = countTabs(buf, t8, e);
+      if (sampleColumns !== this.nSamples) throw this.wrongColumnCount(9 + sampleColumns);
       this.stats.recordsWithoutGenotypes++;
       return;
     }
@@ -798,6 +796,10 @@ export class VcfParser {
     if (site.idStart < 0) w.long(0);
     else if (isAscii(buf, site.idStart, site.idEnd)) w.long(1).rawString(buf, site.idStart, site.idEnd);
     else w.long(1).string(buf.toString('utf8', site.idStart, site.idEnd));
+  }
+
+  private wrongColumnCount(found: number): InvalidInputError {
+    return new InvalidInputError(`expected ${9 + this.nSamples} tab-separated columns (9 + ${this.nSamples} samples), found ${found}`);
   }
 
   /** Walks the sample columns of one record, appending the calls the site asks for to their samples' streams. */

@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
 import { InvalidInputError } from '../../platform/errors.ts';
 import { fromRoot } from '../../platform/paths.ts';
+import { isBgzfHeader } from './bgzf-header.mjs';
 
 export type Compression = 'none' | 'gzip' | 'bgzf';
 
@@ -22,11 +23,6 @@ export interface FileInspection {
 }
 
 const READ_CHUNK = 1024 * 1024;
-
-/** Whether a gzip member header is BGZF: FEXTRA with a 'BC' subfield of length 2. */
-function isBgzfHeader(h: Buffer): boolean {
-  return h.length >= 18 && h[0] === 0x1f && h[1] === 0x8b && h[2] === 8 && ((h[3] ?? 0) & 4) !== 0 && h.readUInt16LE(10) === 6 && h[12] === 0x42 && h[13] === 0x43 && h.readUInt16LE(14) === 2;
-}
 
 /** Follows BGZF block headers across chunks of a sequential read. */
 export class BgzfWalker {

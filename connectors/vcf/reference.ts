@@ -85,7 +85,7 @@ export function referenceCalls(text: string, pgx?: PgxPositionIndex): ReferenceR
       const hasAlt = alleles.some((a) => a !== null && a > 0);
       if (!hasAlt && !pgxHere) return;
       const num = (k: string): number | null => {
-        const text = formatKeys.includes(k) ? rawField(k) : '';
+        const text = rawField(k); // '' when FORMAT has no such key
         if (text === '' || text === '.') return null;
         const x = Number(text);
         if (!/^-?\d+$/.test(text) || (k === 'PS' ? !Number.isSafeInteger(x) : Math.abs(x) > 2147483647)) bad = true;

@@ -81,6 +81,23 @@ function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number
   return { parser, produced, blocks, rejected, events };
 }
 
+/**
+ * One seeded damage to a line: a byte replaced, dropped or added (one of `chars`), the line cut short,
+ * or (with `columns`) a tab-separated column doubled or dropped.
+ */
+function damageLine(line: string, rand: () => number, chars: readonly string[], columns: boolean): string {
+  const at = Math.floor(rand() * line.length);
+  const char = chars[Math.floor(rand() * chars.length)] as string;
+  const how = Math.floor(rand() * (columns ? 6 : 4));
+  if (how === 0) return line.slice(0, at) + char + line.slice(at + 1);
+  if (how === 1) return line.slice(0, at) + line.slice(at + 1);
+  if (how === 2) return line.slice(0, at) + char + line.slice(at);
+  if (how === 3) return line.slice(0, at);
+  const cols = line.split('\t');
+  const c = Math.floor(rand() * cols.length);
+  return (how === 4 ? [...cols.slice(0, c + 1), ...cols.slice(c)] : [...cols.slice(0, c), ...cols.slice(c + 1)]).join('\t');
+}
+
 function findCall(events: GenotypeCallSet[], patientId: string, chrom: string, pos: number): GenotypeCall | undefined {
   return events.filter((e) => e.patientId === patientId).flatMap((e) => e.calls).find((c) => c.chrom === chrom && c.pos === pos);
 }
@@ -245,23 +262,11 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
     let published = 0;
     for (let seed = 1; seed <= 150; seed++) {
       const rand = prng(seed);
-      const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
       const lines = (bases[seed % bases.length] as string).split('\n');
       for (let i = 0; i < lines.length; i++) {
         let line = lines[i] as string;
         if (line === '' || line.startsWith('#') || rand() > 0.3) continue;
-        for (let times = rand() < 0.2 ? 2 : 1; times > 0; times--) {
-          const at = Math.floor(rand() * line.length);
-          const cols = line.split('\t');
-          const c = Math.floor(rand() * cols.length);
-          const how = Math.floor(rand() * 6);
-          if (how === 0) line = line.slice(0, at) + pick(damage) + line.slice(at + 1);
-          else if (how === 1) line = line.slice(0, at) + line.slice(at + 1);
-          else if (how === 2) line = line.slice(0, at) + pick(damage) + line.slice(at);
-          else if (how === 3) line = line.slice(0, at);
-          else if (how === 4) line = [...cols.slice(0, c + 1), ...cols.slice(c)].join('\t');
-          else line = [...cols.slice(0, c), ...cols.slice(c + 1)].join('\t');
-        }
+        for (let times = rand() < 0.2 ? 2 : 1; times > 0; times--) line = damageLine(line, rand, damage, true);
         lines[i] = line;
         damaged++;
       }
@@ -287,11 +292,7 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
       const rand = prng(seed);
       const lines = (files[seed % files.length] as string).split('\n');
       const i = Math.floor(rand() * lines.findIndex((l) => !l.startsWith('#')));
-      const line = lines[i] as string;
-      const at = Math.floor(rand() * line.length);
-      const how = Math.floor(rand() * 4);
-      const char = damage[Math.floor(rand() * damage.length)] as string;
-      lines[i] = how === 0 ? line.slice(0, at) + char + line.slice(at + 1) : how === 1 ? line.slice(0, at) + line.slice(at + 1) : how === 2 ? line.slice(0, at) + char + line.slice(at) : line.slice(0, at);
+      lines[i] = damageLine(lines[i] as string, rand, damage, false);
       try {
         parse(Buffer.from(lines.join('\n'), 'latin1'), { chunk: 997 });
         outcomes.read++;
