@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.stack/', 'test-artifacts/', '.build/'] },
+  // connectors/vcf/assembly is AssemblyScript (scripts/build-wasm.mjs compiles it).
+  { ignores: ['node_modules/', '.stack/', 'test-artifacts/', '.build/', 'connectors/vcf/assembly/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -30,6 +30,7 @@ import { normaliseChrom } from './harmonise.ts';
 import { checkSignature, parseHeader, type VcfHeader } from './header.ts';
 import type { PgxPosition, PgxPositionIndex } from './pgx-positions.ts';
 import { resolveSamples, type ResolvedSamples, type SampleMapping } from './samples.ts';
+import { WasmScan } from './wasm-scan.ts';
 
 export const CONNECTOR = 'vcf';
 /** Block limits: part of the event-id scheme (changing them changes the ids of a re-sent file). */
@@ -84,6 +85,8 @@ export interface VcfStats {
   recordsWithoutGenotypes: number;
   /** Calls of unmapped samples that would have been published. */
   unmappedCalls: number;
+  /** Records taken by the WebAssembly fast path (the rest went through VcfParser.record()). */
+  fastRecords: number;
   pgx: { active: boolean; reason: string; covered: number; total: number };
 }
 
@@ -105,6 +108,8 @@ export interface VcfParserOptions {
   wireHeaders?: WireHeaders | 'later';
   blockLines?: number;
   blockCalls?: number;
+  /** false: every record goes through record(), none through the WebAssembly fast path (see fastScan). */
+  fastPath?: boolean;
 }
 
 const INT_NULL = -2147483648;
@@ -112,6 +117,7 @@ const INT_NULL = -2147483648;
 const INFO_BYTE_LOOP = 48;
 const PASS = ['PASS'] as const;
 const EMPTY: readonly string[] = [];
+const NO_POSITIONS: Int32Array = new Int32Array(0);
 /** FILTER PASS, Avro-encoded (most records). */
 const PASS_BYTES = new Bytes().stringArray(PASS).take();
 /** The gVCF placeholder alleles. */
@@ -274,6 +280,19 @@ class VariantBlockWriter {
     this.recordCalls = 0;
   }
 
+  /** Sites encoded by the fast path (their calls included); newlyUsed: the columns with calls among them. */
+  appendSites(view: Buffer, length: number, sites: number, calls: number, newlyUsed: Int32Array): void {
+    this.sites.rawRange(view, 0, length);
+    this.siteCount += sites;
+    this.callCount += calls;
+    for (const col of newlyUsed) {
+      if (this.used[col] === 0) {
+        this.used[col] = 1;
+        this.usedList.push(col);
+      }
+    }
+  }
+
   clear(): void {
     this.sites.reset();
     this.siteCount = 0;
@@ -343,6 +362,14 @@ export class VcfParser {
   private headerLines: string[] = [];
   private totalBytes = 0;
   private lineNo = 0;
+  /** Lines to go before fastScan is tried again, and the pause after its next miss. */
+  private skipWait = 0;
+  private skipBackoff = 0;
+  /** The WebAssembly fast path (undefined: off, or no sample columns). */
+  private fast: WasmScan | undefined;
+  /** The sorted PGx positions of the current contig for the fast path, and the map they were taken from. */
+  private fastPgx = NO_POSITIONS;
+  private fastPgxFor: Map<number, PgxPosition> | undefined;
 
   // Per-file state after the header.
   private nSamples = 0;
@@ -359,6 +386,8 @@ export class VcfParser {
   // The last FILTER other than PASS and '.' (usually the same few values recur).
   private filterRaw = Buffer.from('PASS'); // not empty: an empty FILTER must not match
   private filterList: readonly string[] = PASS;
+  /** filterList, encoded (for the fast path). */
+  private filterEncoded = PASS_BYTES;
 
   // Current FORMAT.
   private format: Format | undefined;
@@ -407,6 +436,7 @@ export class VcfParser {
       skippedContigs: new Map(),
       recordsWithoutGenotypes: 0,
       unmappedCalls: 0,
+      fastRecords: 0,
       pgx: { active: false, reason: 'no PGx positions given', covered: 0, total: options.pgx?.size ?? 0 },
     };
   }
@@ -426,6 +456,7 @@ export class VcfParser {
   /** Feeds the next bytes of the (decompressed) file. Throws InvalidInputError for file-level problems. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    this.fast?.forgetChunk(); // the caller may reuse its buffer
     this.totalBytes += chunk.length;
     if (!this.signatureChecked) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, 64)]);
@@ -449,6 +480,8 @@ export class VcfParser {
       p = nl + 1;
     }
     for (;;) {
+      if (this.skipWait === 0) p = this.fastScan(chunk, p);
+      else this.skipWait--;
       const nl = chunk.indexOf(10, p);
       if (nl < 0) break;
       this.line(chunk, p, nl > p && chunk[nl - 1] === 13 ? nl - 1 : nl);
@@ -519,6 +552,42 @@ export class VcfParser {
     }
   }
 
+  /**
+   * Hands the complete lines from p to the WebAssembly fast path (wasm-scan.ts, assembly/scan.ts),
+   * which takes the usual records of the current contig, FORMAT and block, and stops at the first
+   * line it leaves to record(). Returns where it stopped. When it keeps stopping at once (a file of
+   * shapes it does not take), it is tried again only after a growing number of lines.
+   */
+  private fastScan(chunk: Buffer, p: number): number {
+    const fast = this.fast;
+    const chrom = this.chrom;
+    const fmt = this.format;
+    if (fast === undefined || chrom === undefined || chrom !== this.blockChrom || fmt === undefined || fmt.gt !== 0) return p;
+    if (this.fastPgxFor !== this.pgxChrom) {
+      this.fastPgxFor = this.pgxChrom;
+      this.fastPgx = sortedPositions(this.pgxChrom);
+    }
+    const dpGq = fmt.dp === 1 && fmt.gq === 2 && fmt.ps < 0;
+    if (!fast.setContext(this.chromRaw, fmt.raw, dpGq, this.filterRaw, this.filterEncoded, this.fastPgx)) return p;
+    const variants = this.variants;
+    const r = fast.scan(chunk, p, this.lineNo, this.blockLines, this.blockLinesLimit, this.blockCallsLimit - this.block.total - variants.callCount, BLOCK_BYTES - variants.sites.pos);
+    if (r.lines === 0) {
+      this.skipBackoff = Math.min(64, this.skipBackoff * 2 + 1);
+      this.skipWait = this.skipBackoff;
+      return p;
+    }
+    this.skipBackoff = 0;
+    this.lineNo += r.lines;
+    this.stats.lines = this.lineNo;
+    this.stats.records += r.lines;
+    this.stats.fastRecords += r.lines;
+    this.blockLines = r.blockLines;
+    if (r.sites > 0) variants.appendSites(r.sitesView, r.sitesLength, r.sites, r.calls, r.newlyUsed);
+    this.stats.nonRefCalls += r.calls;
+    this.stats.unmappedCalls += r.unmapped;
+    return r.stop;
+  }
+
   private startData(): void {
     if (this.header !== undefined) return;
     const header = parseHeader(this.headerLines);
@@ -528,6 +597,9 @@ export class VcfParser {
     this.block = new BlockStreams(this.nSamples);
     this.resolveColumns(header, this.sha256);
     this.variants = new VariantBlockWriter(this.nSamples);
+    if (this.options.fastPath !== false && this.nSamples > 0) {
+      this.fast = new WasmScan(this.nSamples, this.heads.map((h) => h !== undefined), this.options.pgx?.size ?? 0);
+    }
     const pgx = this.options.pgx;
     if (pgx === undefined) this.stats.pgx.reason = 'no PGx positions given';
     else if (header.assembly === 'GRCh37') {
@@ -687,6 +759,7 @@ export class VcfParser {
         if (filters.includes('')) throw new InvalidInputError(`FILTER '${clip(text)}' has an empty filter name`);
         this.filterRaw = Buffer.from(buf.subarray(t5 + 1, t6));
         this.filterList = filters;
+        this.filterEncoded = new Bytes().stringArray(filters).take();
       }
     }
     if (fmt.gt < 0) {
@@ -1372,4 +1445,10 @@ function longField(buf: Buffer, s: number, e: number, col: number): number {
   const v = Number(text);
   if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(v)) throw new InvalidInputError(`sample column ${col + 1}: PS '${clip(text)}' is not an integer`);
   return v;
+}
+
+/** The positions of a contig's PGx map that a 32-bit integer holds, sorted (for the fast path). */
+function sortedPositions(positions: Map<number, PgxPosition> | undefined): Int32Array {
+  if (positions === undefined) return NO_POSITIONS;
+  return Int32Array.from([...positions.keys()].filter((p) => p <= 0x7fffffff)).sort();
 }

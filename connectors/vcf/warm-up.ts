@@ -8,7 +8,9 @@
  * unoptimised until V8 recompiles it: two or three times per file, ~20-40 ms each. The warm-up takes
  * those paths while feedback is already being collected, so the scan of the file no longer
  * deoptimises. On the 1-sample benchmark file, `backbone vcf publish` took 23 ms less (median of
- * 10 interleaved runs each, 337 vs 360 ms). It does not change any event of the real file.
+ * 10 interleaved runs each, 337 vs 360 ms), before the WebAssembly fast path took most records. It
+ * now prepares record() for the files and records that path leaves to it (gVCF, PS, haploid
+ * variant calls, PGx positions). It does not change any event of the real file.
  */
 import { VcfParser } from './core.ts';
 import type { PgxPositionIndex } from './pgx-positions.ts';
@@ -33,6 +35,7 @@ export function scanWarmUp(pgx: PgxPositionIndex | undefined): { records: number
     mapping: { kind: 'keyed-hash', key: 'warm-up' },
     ...(pgx === undefined ? {} : { pgx }),
     wireHeaders: { calls: Buffer.alloc(5), block: Buffer.alloc(5) },
+    fastPath: false, // every record through record(), which is what is warmed up
   });
   // In pieces cut mid-line, as a file arrives: a line carried over from one chunk to the next is a
   // path of its own.

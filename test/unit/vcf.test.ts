@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,12 +52,17 @@ function perSample(block: VariantBlock): GenotypeCallSet[] {
   return [...bySample.entries()].sort(([a], [b]) => a - b).map(([, set]) => set);
 }
 
-function parse(bytes: Buffer, options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; pgx?: boolean; sha256?: string } = {}): Parsed {
+function parse(
+  bytes: Buffer,
+  options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; blockCalls?: number; pgx?: boolean; sha256?: string; fastPath?: boolean } = {},
+): Parsed {
   const parser = new VcfParser({
     facts: { ...FACTS, sha256: options.sha256 ?? FACTS.sha256 },
     mapping: options.mapping ?? HASHED,
     ...(options.pgx === false ? {} : { pgx: pgxPositions() }),
     ...(options.blockLines === undefined ? {} : { blockLines: options.blockLines }),
+    ...(options.blockCalls === undefined ? {} : { blockCalls: options.blockCalls }),
+    ...(options.fastPath === undefined ? {} : { fastPath: options.fastPath }),
   });
   const encoded: EncodedEvent[] = [];
   const rejected: RejectedRecord[] = [];
@@ -315,6 +321,93 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
     expect(ours.parser.stats.calls).toBe(alt);
     expect(ours.parser.stats.nonRefCalls).toBe(alt);
   });
+});
+
+describe('the WebAssembly fast path', () => {
+  const synthetic = (records: number, samples: number, seed: number): Buffer =>
+    Buffer.from(syntheticHeader(samples) + [...syntheticRecords({ records, samples, seed })].join(''));
+  /** Everything the parser produced or counted, except which path each record took. */
+  const outcome = (parsed: Parsed): unknown => {
+    const { fastRecords: _fast, ...stats } = parsed.parser.stats;
+    return {
+      produced: parsed.produced.map((p) => ({ kind: p.kind, eventId: p.eventId, key: p.key, body: p.body.toString('base64') })),
+      rejected: parsed.rejected.map((r) => ({ line: r.line, message: r.error.message, bytes: r.bytes.toString('latin1') })),
+      stats,
+    };
+  };
+  /** Parses with and without the fast path: the same events byte for byte, rejections and counts. Returns the share it took. */
+  const expectSame = (bytes: Buffer, options: Parameters<typeof parse>[1] = {}): number => {
+    const fast = parse(bytes, options);
+    const slow = parse(bytes, { ...options, fastPath: false });
+    expect(slow.parser.stats.fastRecords).toBe(0);
+    expect(outcome(fast)).toEqual(outcome(slow));
+    return fast.parser.stats.fastRecords / Math.max(1, fast.parser.stats.records);
+  };
+
+  it('writes what record() writes, byte for byte, and takes most records of the usual files', () => {
+    const one = synthetic(6000, 1, 5);
+    const thirty = synthetic(1500, 30, 6);
+    // Different chunkings (lines cut between chunks), block sizes and PGx positions on and off.
+    expect(expectSame(one, { chunk: 4093 })).toBeGreaterThan(0.95);
+    expect(expectSame(one, { chunk: 65536, blockLines: 97, pgx: false })).toBeGreaterThan(0.9);
+    expect(expectSame(one, { blockCalls: 50 })).toBeGreaterThan(0.9);
+    expect(expectSame(thirty, { chunk: 10007 })).toBeGreaterThan(0.9);
+    // (Chunks of two lines or so: each line cut between chunks goes through record().)
+    expect(expectSame(thirty, { chunk: 777, blockLines: 33 })).toBeGreaterThan(0.2);
+    expect(expectSame(Buffer.from(one.toString('latin1').replaceAll('\n', '\r\n'), 'latin1'), { chunk: 8191 })).toBeGreaterThan(0.95);
+    // Unmapped samples: their calls are counted, not published, on both paths.
+    const names = Array.from({ length: 30 }, (_, i) => `SYN${String(i + 1).padStart(5, '0')}`);
+    const half = parseSampleMap(['sample\tpatient\tsample_id', ...names.filter((_, i) => i % 2 === 0).map((n, i) => `${n}\tPT-${i}\t`)].join('\n'));
+    expect(expectSame(thirty, { mapping: half, chunk: 50000 })).toBeGreaterThan(0.9);
+  });
+
+  it('leaves the PGx positions to record(), which keeps their hom-ref and no-call calls', () => {
+    // chr10 records around the CYP2C19 defining positions: hom-ref, no-call and variant calls, at
+    // PGx positions and between them.
+    const pgx = pgxPositions();
+    const positions = pgx.within('10', 1, Number.MAX_SAFE_INTEGER).slice(0, 40);
+    expect(positions.length).toBeGreaterThan(10);
+    const genotypes = ['0/0:30:99', './.:.:.', '0/1:25:80', '1|1:20:70', '0/0:35:99', '0/0:28:90'];
+    const lines: string[] = [];
+    positions.forEach((p, i) => {
+      const alt = p.alts[0] ?? 'T';
+      lines.push(`chr10\t${p.pos - 3}\t.\tA\tG\t50\tPASS\tDP=30\tGT:DP:GQ\t${genotypes[(i + 2) % genotypes.length]}`);
+      lines.push(`chr10\t${p.pos}\t${p.rsid ?? '.'}\t${p.ref}\t${alt}\t60\tPASS\tDP=30\tGT:DP:GQ\t${genotypes[i % genotypes.length]}`);
+      lines.push(`chr10\t${p.pos + 2}\t.\tC\tT\t70\tPASS\tDP=30\tGT:DP:GQ\t${genotypes[(i + 4) % genotypes.length]}`);
+    });
+    const bytes = Buffer.from(syntheticHeader(1) + [...syntheticRecords({ records: 500, samples: 1, seed: 9 })].join('') + `${lines.join('\n')}\n`);
+    const share = expectSame(bytes, { chunk: 3001 });
+    expect(share).toBeGreaterThan(0.5);
+    // Every call at a PGx position is kept, hom-ref and no-call included (some of the lines beside
+    // one are at another).
+    const atPgx = lines.map((l) => Number(l.split('\t')[1])).filter((pos) => pgx.chrom('10')?.has(pos) === true);
+    const kept = parse(bytes).events.flatMap((e) => e.calls).filter((c) => c.chrom === '10' && pgx.chrom('10')?.has(c.pos) === true);
+    expect(kept.map((c) => c.pos).sort()).toEqual(atPgx.sort());
+  });
+
+  it('leaves to record() what it does not take: the fixtures and damaged files agree too', () => {
+    for (const name of ['multisample-grch38.vcf', 'grch37-v41.vcf', 'v43-crlf.vcf', 'unknown-build.vcf', 'gvcf-grch38.g.vcf']) expectSame(fixture(name), { chunk: 1021 });
+    for (const f of readdirSync(path.join(FIXTURES, 'pgx-cases')).filter((x) => x.endsWith('.vcf'))) expectSame(fixture(`pgx-cases/${f}`));
+    const bases = [synthetic(400, 1, 7).toString('latin1'), synthetic(200, 4, 8).toString('latin1')];
+    const damage = ['\t', ':', '/', '|', '.', ',', ';', '0', '1', '2', '9', 'A', 'N', '-', ' ', '<', '>', '*', '=', 'e', '+', '\r', '\u00e9'];
+    let taken = 0;
+    for (let seed = 1; seed <= 120; seed++) {
+      const rand = prng(seed);
+      const lines = (bases[seed % bases.length] as string).split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        if (lines[i] === '' || (lines[i] as string).startsWith('#') || rand() > 0.15) continue;
+        lines[i] = damageLine(lines[i] as string, rand, damage, true);
+      }
+      taken += expectSame(Buffer.from(lines.join('\n'), 'latin1'), { chunk: 997 + seed });
+    }
+    expect(taken / 120).toBeGreaterThan(0.5);
+  });
+
+  it('is compiled from the committed AssemblyScript (npm run build:wasm)', () => {
+    const check = spawnSync(process.execPath, [fileURLToPath(new URL('../../scripts/build-wasm.mjs', import.meta.url)), '--check'], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+  }, 60_000);
 });
 
 describe('variant blocks', () => {
