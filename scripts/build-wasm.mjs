@@ -22,9 +22,11 @@ export async function compileScanWasm() {
   const dir = await mkdtemp(path.join(tmpdir(), 'scan-wasm-'));
   try {
     const out = path.join(dir, 'scan.wasm');
+    /** @type {{ toString(): string }} */
+    const diagnostics = asc.createMemoryStream();
     /** @type {{ error: Error | null }} */
-    const result = await asc.main([path.join(root, source), '-o', out, '-O3', '--noAssert', '--runtime', 'stub'], {});
-    if (result.error) throw new Error(`asc: ${result.error.message}`);
+    const result = await asc.main([path.join(root, source), '-o', out, '-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd'], { stderr: diagnostics });
+    if (result.error) throw new Error(`asc: ${result.error.message}\n${diagnostics.toString()}`);
     return await readFile(out);
   } finally {
     await rm(dir, { recursive: true, force: true });
