@@ -1,8 +1,8 @@
 // AssemblyScript (compiled to WebAssembly by scripts/build-wasm.mjs; not part of the TypeScript build).
 //
 // The VCF scanner's fast path for the usual record: on the current contig, FORMAT unchanged with GT
-// first, every sample's GT a one-character diploid call or a haploid '0', kept calls followed by
-// plain DP and GQ, not at a PGx position. Such records are checked and their kept calls encoded
+// first, every sample's GT a diploid or haploid call of one-character alleles, kept calls followed
+// by plain DP and GQ, not at a PGx position. Such records are checked and their kept calls encoded
 // here, byte for byte as VcfParser.record() would (a variant-block site each, see core.ts); any other
 // record stops the scan at its line, and record() reads it. The checks accept a subset of what
 // record() accepts, so a record this rejects is never lost: record() says what is wrong with it.
@@ -302,8 +302,37 @@ function record(s: u32, e: u32, line: u32): bool {
         }
       }
       q += 3;
-    } else if (b0 == 48 && (q + 1 >= e || b1 == 58 || b1 == 9)) q++;
-    else return false;
+    } else if (q + 1 >= e || b1 == 58 || b1 == 9) {
+      // A haploid call (chrX and chrY of males, MT): one character, 0-9 or '.'.
+      const x = allele(b0);
+      if (x < -1 || x > nAlts) return false;
+      if (x > 0) {
+        if (load<u8>(mapped + col) == 0) unmapped++;
+        else {
+          if (!dpGq) return false;
+          const end = plainDpGq(q + 1, e);
+          if (end < 0) return false;
+          // The call, as VcfParser.appendBlockCall writes it (ploidy 1, unphased, no PS).
+          let at = writeVarint(callsEnd, col);
+          store<u8>(at++, 2); // gt: one item
+          store<u8>(at++, 2);
+          store<u8>(at++, x << 1);
+          store<u8>(at++, 0); // end of gt
+          store<u8>(at++, 0); // not phased
+          store<u8>(at++, 0); // no PS
+          store<u8>(at++, 2);
+          at = writeVarint(at, dpValue);
+          store<u8>(at++, 2);
+          at = writeVarint(at, gqValue);
+          callsEnd = at;
+          store<u32>(colsAt + (calls << 2), col);
+          calls++;
+          q = <u32>end + 1;
+          continue;
+        }
+      }
+      q++;
+    } else return false;
     while (q < e && byte(q) != 9) q++;
     q++;
   }
