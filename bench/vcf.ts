@@ -34,7 +34,7 @@ import { VcfParser } from '../connectors/vcf/core.ts';
 import { pgxPositions } from '../connectors/vcf/pgx-positions.ts';
 import { hashInWorker, inspectFile, readText, sniffCompression } from '../connectors/vcf/reader.ts';
 import { referenceCalls } from '../connectors/vcf/reference.ts';
-import { warmUpScanner } from '../connectors/vcf/warm-up.ts';
+import { warmUpIfNeeded } from '../connectors/vcf/warm-up.ts';
 import { HASH_WHILE_SCANNING, MAX_WAITING_BYTES, type VcfSummary } from '../connectors/vcf/runner.ts';
 import { isolatedSettings } from './support.ts';
 import { bytesPerRecord, writeVcf } from './vcf-generate.ts';
@@ -62,7 +62,6 @@ async function child(file: string): Promise<void> {
     const plain = (await sniffCompression(file)) === 'none' && statSync(file).size >= HASH_WHILE_SCANNING;
     const hashing = plain ? hashInWorker(file) : undefined;
     const inspected = plain ? { sha256: '', compression: 'none' as const } : await inspectFile(file);
-    warmUpScanner(pgxPositions()); // as the connector does
     const parser = new VcfParser({
       facts: { sha256: inspected.sha256, sourceId: 'bench', lab: null, ingestedAt: Date.now(), pipelineVersion: 'bench' },
       mapping,
@@ -73,6 +72,7 @@ async function child(file: string): Promise<void> {
     let resolved = hashing === undefined;
     for await (const chunk of readText(file, inspected.compression)) {
       parser.push(chunk);
+      warmUpIfNeeded(parser.stats, pgxPositions()); // as the connector does
       if (!resolved && parser.bytesWaiting > MAX_WAITING_BYTES) {
         parser.resolveSha256((await (hashing as Promise<{ sha256: string }>)).sha256, 'bench');
         resolved = true;

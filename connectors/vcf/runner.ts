@@ -25,7 +25,7 @@ import { CONNECTOR, VcfParser, type EncodedEvent, type RejectedRecord, type VcfS
 import { pgxPositions } from './pgx-positions.ts';
 import { BgzfInflation, hashInWorker, inspectFile, readText, sniffCompression, type Compression, type FileInspection } from './reader.ts';
 import type { SampleMapping } from './samples.ts';
-import { warmUpScanner } from './warm-up.ts';
+import { warmUpIfNeeded } from './warm-up.ts';
 
 export interface VcfPublishOptions {
   mapping: SampleMapping;
@@ -166,7 +166,6 @@ async function publishFile(
   let sourceId = sha256 === '' ? '' : `sha256:${sha256}`;
   const facts = { sha256, sourceId, lab: options.lab ?? null, ingestedAt: Date.now(), pipelineVersion: PIPELINE_VERSION };
   const pgx = pgxPositions();
-  warmUpScanner(pgx);
   const parser = new VcfParser({ facts, mapping: options.mapping, pgx, wireHeaders: wiring === undefined ? undefined : 'later' });
   const topics = { calls: topicName(TOPICS.genotypeCalls, config.topicPrefix), block: topicName(TOPICS.variantBlocks, config.topicPrefix) };
 
@@ -239,6 +238,7 @@ async function publishFile(
       let checkedSamples = false;
       for await (const chunk of readText(file, inspected.compression, (n) => (progress.bytes += n), inflation)) {
         parser.push(chunk);
+        warmUpIfNeeded(parser.stats, pgx);
         if (!checkedSamples && parser.resolved !== undefined) {
           checkedSamples = true;
           const r = parser.resolved;
