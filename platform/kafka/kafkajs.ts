@@ -193,18 +193,32 @@ async function createAdmin(kafka: Kafka): Promise<AdminPort> {
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t.name));
       if (missing.length > 0) {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((t) => ({
-            topic: t.name,
-            numPartitions: t.partitions,
-            replicationFactor: 1,
-            configEntries: [
-              { name: 'cleanup.policy', value: t.cleanupPolicy },
-              { name: 'retention.ms', value: String(t.retentionMs) },
-            ],
-          })),
-        });
+        // kafkajs waits for the new topics' leaders with metadata requests, and gives up at once when
+        // the metadata does not list a new topic yet (UNKNOWN_TOPIC_OR_PARTITION: seen with a busy
+        // KRaft broker). Both steps are then taken again; topics that exist by now are skipped.
+        await retry(
+          async (_attempt, bail) => {
+            try {
+              await admin.createTopics({
+                waitForLeaders: true,
+                topics: missing.map((t) => ({
+                  topic: t.name,
+                  numPartitions: t.partitions,
+                  replicationFactor: 1,
+                  configEntries: [
+                    { name: 'cleanup.policy', value: t.cleanupPolicy },
+                    { name: 'retention.ms', value: String(t.retentionMs) },
+                  ],
+                })),
+              });
+              await admin.fetchTopicMetadata({ topics: missing.map((t) => t.name) });
+            } catch (error) {
+              if ((error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') bail(error);
+              throw error;
+            }
+          },
+          { attempts: 20, initialDelayMs: 50, maxDelayMs: 1_000, what: 'kafka topic creation' },
+        );
       }
       return missing.map((t) => t.name);
     },
