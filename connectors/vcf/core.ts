@@ -567,8 +567,7 @@ export class VcfParser {
       this.fastPgxFor = this.pgxChrom;
       this.fastPgx = sortedPositions(this.pgxChrom);
     }
-    const dpGq = fmt.dp === 1 && fmt.gq === 2 && fmt.ps < 0;
-    if (!fast.setContext(this.chromRaw, fmt.raw, dpGq, this.filterRaw, this.filterEncoded, this.fastPgx)) return p;
+    if (!fast.setContext(this.chromRaw, fmt, this.filterRaw, this.filterEncoded, this.fastPgx)) return p;
     const variants = this.variants;
     const r = fast.scan(chunk, p, this.lineNo, this.blockLines, this.blockLinesLimit, this.blockCallsLimit - this.block.total - variants.callCount, BLOCK_BYTES - variants.sites.pos);
     if (r.lines === 0) {

@@ -41,7 +41,7 @@ const enum F {
   CHROM_LEN = 10,
   FORMAT_AT = 11,
   FORMAT_LEN = 12,
-  DP_GQ = 13,
+  DP_INDEX = 13,
   FILTER_AT = 14,
   FILTER_LEN = 15,
   FILTER_ENC_AT = 16,
@@ -58,6 +58,8 @@ const enum F {
   CALLS_AT = 27,
   RECORD_COLS_AT = 28,
   GEN = 29,
+  GQ_INDEX = 30,
+  PS_INDEX = 31,
 }
 
 /** Room for CHROM, FORMAT and FILTER (and its encoding) together; longer ones leave records to record(). */
@@ -150,12 +152,13 @@ export class WasmScan {
   }
 
   /**
-   * Sets what records must match: the current CHROM, FORMAT (layout GT:DP:GQ without PS or not),
-   * FILTER (raw and encoded) and the contig's PGx positions (sorted). false when they do not fit.
+   * Sets what records must match: the current CHROM, FORMAT (and where DP, GQ and PS are in it, -1
+   * where absent), FILTER (raw and encoded) and the contig's PGx positions (sorted). false when they
+   * do not fit.
    */
-  setContext(chrom: Buffer, format: Buffer, dpGq: boolean, filter: Buffer, filterEncoded: Buffer, pgx: Int32Array): boolean {
-    if (chrom === this.chrom && format === this.format && filter === this.filter && pgx === this.pgx) return true;
-    if (chrom.length + format.length + filter.length + filterEncoded.length > TEXT_ROOM) return false;
+  setContext(chrom: Buffer, format: { raw: Buffer; dp: number; gq: number; ps: number }, filter: Buffer, filterEncoded: Buffer, pgx: Int32Array): boolean {
+    if (chrom === this.chrom && format.raw === this.format && filter === this.filter && pgx === this.pgx) return true;
+    if (chrom.length + format.raw.length + filter.length + filterEncoded.length > TEXT_ROOM) return false;
     const i32 = this.i32;
     let at = this.textAt;
     const put = (b: Buffer, ptr: F, len: F): void => {
@@ -165,14 +168,16 @@ export class WasmScan {
       at += b.length;
     };
     put(chrom, F.CHROM_AT, F.CHROM_LEN);
-    put(format, F.FORMAT_AT, F.FORMAT_LEN);
+    put(format.raw, F.FORMAT_AT, F.FORMAT_LEN);
     put(filter, F.FILTER_AT, F.FILTER_LEN);
     put(filterEncoded, F.FILTER_ENC_AT, F.FILTER_ENC_LEN);
-    i32[STATE / 4 + F.DP_GQ] = dpGq ? 1 : 0;
+    i32[STATE / 4 + F.DP_INDEX] = format.dp;
+    i32[STATE / 4 + F.GQ_INDEX] = format.gq;
+    i32[STATE / 4 + F.PS_INDEX] = format.ps;
     i32.set(pgx, this.pgxAt / 4);
     i32[STATE / 4 + F.PGX_COUNT] = pgx.length;
     this.chrom = chrom;
-    this.format = format;
+    this.format = format.raw;
     this.filter = filter;
     this.pgx = pgx;
     return true;

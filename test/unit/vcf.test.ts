@@ -361,6 +361,26 @@ describe('the WebAssembly fast path', () => {
     expect(expectSame(thirty, { mapping: half, chunk: 50000 })).toBeGreaterThan(0.9);
   });
 
+  it('reads the FORMAT layouts of common callers: DP and GQ anywhere, missing or absent', () => {
+    // The synthetic file's GT:DP:GQ rewritten as GATK (GT:AD:DP:GQ:PL) and DeepVariant
+    // (GT:GQ:DP:AD:VAF:PL) write it, some DP and GQ missing; and as GT:AD (no DP, no GQ).
+    const rand = prng(21);
+    const layouts: [string, (gt: string, dp: string, gq: string) => string][] = [
+      ['GT:AD:DP:GQ:PL', (gt, dp, gq) => `${gt}:${Math.max(0, Number(dp) - 3)},3:${rand() < 0.05 ? '.' : dp}:${gq}:0,30,300`],
+      ['GT:GQ:DP:AD:VAF:PL', (gt, dp, gq) => `${gt}:${rand() < 0.05 ? '.' : gq}:${dp}:${dp},0:0.5:0,20,200`],
+      ['GT:AD', (gt, dp) => `${gt}:${dp},1`],
+    ];
+    const base = synthetic(2000, 6, 12).toString('latin1').split('\n');
+    for (const [format, column] of layouts) {
+      const lines = base.map((line) => {
+        if (line === '' || line.startsWith('#')) return line;
+        const cols = line.split('\t');
+        return [...cols.slice(0, 8), format, ...cols.slice(9).map((c) => column(...(c.split(':') as [string, string, string])))].join('\t');
+      });
+      expect(expectSame(Buffer.from(lines.join('\n'), 'latin1'), { chunk: 30011 })).toBeGreaterThan(0.9);
+    }
+  });
+
   it('leaves the PGx positions to record(), which keeps their hom-ref and no-call calls', () => {
     // chr10 records around the CYP2C19 defining positions: hom-ref, no-call and variant calls, at
     // PGx positions and between them.

@@ -1,8 +1,8 @@
 // AssemblyScript (compiled to WebAssembly by scripts/build-wasm.mjs; not part of the TypeScript build).
 //
 // The VCF scanner's fast path for the usual record: on the current contig, FORMAT unchanged with GT
-// first, every sample's GT a diploid or haploid call of one-character alleles, kept calls followed
-// by plain DP and GQ, not at a PGx position. Such records are checked and their kept calls encoded
+// first and without PS, every sample's GT a diploid or haploid call of one-character alleles, DP and
+// GQ of kept calls plain numbers or missing, not at a PGx position. Such records are checked and their kept calls encoded
 // here, byte for byte as VcfParser.record() would (a variant-block site each, see core.ts); any other
 // record stops the scan at its line, and record() reads it. The checks accept a subset of what
 // record() accepts, so a record this rejects is never lost: record() says what is wrong with it.
@@ -30,7 +30,7 @@ const CHROM_AT: u32 = 9;
 const CHROM_LEN: u32 = 10;
 const FORMAT_AT: u32 = 11;
 const FORMAT_LEN: u32 = 12;
-const DP_GQ: u32 = 13; // 1: FORMAT is GT:DP:GQ[:...] without PS
+const DP_INDEX: u32 = 13; // DP's place in FORMAT (GT is 0), -1 without DP
 const FILTER_AT: u32 = 14; // the last FILTER other than PASS and '.' record() accepted
 const FILTER_LEN: u32 = 15;
 const FILTER_ENC_AT: u32 = 16; // ... and its encoding
@@ -47,6 +47,8 @@ const OUT_CAP: u32 = 26;
 const CALLS_AT: u32 = 27; // the current record's calls (room for 40 bytes per sample)
 const RECORD_COLS_AT: u32 = 28; // the current record's sample columns with calls (32-bit each)
 const GEN: u32 = 29; // a number of this scan, different from the last one's
+const GQ_INDEX: u32 = 30; // GQ's place in FORMAT, -1 without GQ
+const PS_INDEX: u32 = 31; // PS's place in FORMAT, -1 without PS (with PS, kept calls go to record())
 
 @inline function field(k: u32): i32 {
   return load<i32>(STATE + (k << 2));
@@ -119,37 +121,68 @@ function pow10(k: i32): f64 {
   return p;
 }
 
-// Set by record(): where the record's DP and GQ were read.
-let dpValue: u32 = 0;
-let gqValue: u32 = 0;
+// Set by callFields(): the call's DP and GQ, -1 when missing.
+let dpValue: i32 = -1;
+let gqValue: i32 = -1;
 
-/** ':DP:GQ' as plain numbers of at most 9 digits right after GT (as plainDpGq in core.ts); the column end, or -1. */
-function plainDpGq(from: u32, e: u32): i32 {
-  let q = from;
-  if (q >= e || byte(q) != 58) return -1;
-  const dpStart = ++q;
-  let dp: u32 = 0;
-  for (; q < e; q++) {
-    const d = byte(q) - 48;
-    if (d > 9) break;
-    dp = dp * 10 + d;
+/**
+ * A DP or GQ subfield buf[s, f) as VcfParser's int32Field reads it: -1 when empty or '.', the
+ * number for 1 to 9 digits; -2 (record() must read it) for anything else.
+ */
+function intField(s: u32, f: u32): i32 {
+  if (f == s || (f == s + 1 && byte(s) == 46)) return -1;
+  if (f - s > 9) return -2;
+  let v: i32 = 0;
+  for (let i = s; i < f; i++) {
+    const d = byte(i) - 48;
+    if (d > 9) return -2;
+    v = v * 10 + <i32>d;
   }
-  if (q == dpStart || q - dpStart > 9 || q >= e || byte(q) != 58) return -1;
-  const gqStart = ++q;
-  let gq: u32 = 0;
-  for (; q < e; q++) {
-    const d = byte(q) - 48;
-    if (d > 9) break;
-    gq = gq * 10 + d;
+  return v;
+}
+
+/**
+ * The subfields after a kept call's GT, from `from` (':', or the column's end): DP and GQ where
+ * FORMAT places them (as the subfield walk of VcfParser.scanSamples reads them). Returns the
+ * column's end (its tab, or e), or -1 when record() must read the column.
+ */
+function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32): i32 {
+  dpValue = -1;
+  gqValue = -1;
+  if (from >= e || byte(from) != 58) return <i32>from;
+  let k: i32 = 1;
+  let start = from + 1;
+  let f = start;
+  for (; ; f++) {
+    const c = f < e ? byte(f) : 9;
+    if (c != 58 && c != 9) continue;
+    if (k == dpIndex) {
+      dpValue = intField(start, f);
+      if (dpValue < -1) return -1;
+    } else if (k == gqIndex) {
+      gqValue = intField(start, f);
+      if (gqValue < -1) return -1;
+    }
+    if (c == 9) break;
+    k++;
+    start = f + 1;
   }
-  if (q == gqStart || q - gqStart > 9) return -1;
-  if (q < e && byte(q) != 9) {
-    if (byte(q) != 58) return -1;
-    while (q < e && byte(q) != 9) q++;
+  return <i32>f;
+}
+
+/** DP then GQ of a call, as writeGenotype writes them: null, or present and the value. */
+@inline function writeDepthQuality(at: u32): u32 {
+  if (dpValue < 0) store<u8>(at++, 0);
+  else {
+    store<u8>(at++, 2);
+    at = writeVarint(at, <u32>dpValue);
   }
-  dpValue = dp;
-  gqValue = gq;
-  return <i32>q;
+  if (gqValue < 0) store<u8>(at++, 0);
+  else {
+    store<u8>(at++, 2);
+    at = writeVarint(at, <u32>gqValue);
+  }
+  return at;
 }
 
 /**
@@ -251,7 +284,9 @@ function record(s: u32, e: u32, line: u32): bool {
 
   // The samples (as VcfParser.scanSamples' first checks)
   const n = <u32>field(SAMPLES);
-  const dpGq = field(DP_GQ) == 1;
+  const dpIndex = field(DP_INDEX);
+  const gqIndex = field(GQ_INDEX);
+  const hasPs = field(PS_INDEX) >= 0;
   const mapped = <u32>field(MAPPED_AT);
   const callsAt = <u32>field(CALLS_AT);
   const colsAt = <u32>field(RECORD_COLS_AT);
@@ -271,10 +306,10 @@ function record(s: u32, e: u32, line: u32): bool {
       if (x > 0 || y > 0) {
         if (load<u8>(mapped + col) == 0) unmapped++;
         else {
-          if (!dpGq) return false;
-          const end = plainDpGq(q + 3, e);
+          if (hasPs) return false;
+          const end = callFields(q + 3, e, dpIndex, gqIndex);
           if (end < 0) return false;
-          // The call, as VcfParser.appendBlockDiploid writes it.
+          // The call, as VcfParser.appendBlockDiploid and appendBlockCall write it.
           let at = writeVarint(callsEnd, col);
           store<u8>(at++, 4); // gt: two items
           if (x < 0) store<u8>(at++, 0);
@@ -290,11 +325,7 @@ function record(s: u32, e: u32, line: u32): bool {
           store<u8>(at++, 0); // end of gt
           store<u8>(at++, b1 == 124 ? 1 : 0); // phased
           store<u8>(at++, 0); // no PS
-          store<u8>(at++, 2);
-          at = writeVarint(at, dpValue);
-          store<u8>(at++, 2);
-          at = writeVarint(at, gqValue);
-          callsEnd = at;
+          callsEnd = writeDepthQuality(at);
           store<u32>(colsAt + (calls << 2), col);
           calls++;
           q = <u32>end + 1;
@@ -309,8 +340,8 @@ function record(s: u32, e: u32, line: u32): bool {
       if (x > 0) {
         if (load<u8>(mapped + col) == 0) unmapped++;
         else {
-          if (!dpGq) return false;
-          const end = plainDpGq(q + 1, e);
+          if (hasPs) return false;
+          const end = callFields(q + 1, e, dpIndex, gqIndex);
           if (end < 0) return false;
           // The call, as VcfParser.appendBlockCall writes it (ploidy 1, unphased, no PS).
           let at = writeVarint(callsEnd, col);
@@ -320,11 +351,7 @@ function record(s: u32, e: u32, line: u32): bool {
           store<u8>(at++, 0); // end of gt
           store<u8>(at++, 0); // not phased
           store<u8>(at++, 0); // no PS
-          store<u8>(at++, 2);
-          at = writeVarint(at, dpValue);
-          store<u8>(at++, 2);
-          at = writeVarint(at, gqValue);
-          callsEnd = at;
+          callsEnd = writeDepthQuality(at);
           store<u32>(colsAt + (calls << 2), col);
           calls++;
           q = <u32>end + 1;
