@@ -40,6 +40,8 @@ export const BLOCK_CALLS = 1_000_000;
 export const BLOCK_BYTES = 512 * 1024;
 /** A longer line is refused as not a VCF line (memory stays bounded). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** Larger chunks are scanned in pieces of this size (readers hand over ~1 MB). */
+const MAX_PUSH_BYTES = 256 * 1024 * 1024;
 
 export interface FileFacts {
   /** '' when not known yet: then events wait for resolveSha256. */
@@ -110,6 +112,8 @@ export interface VcfParserOptions {
   blockCalls?: number;
   /** false: every record goes through record(), none through the WebAssembly fast path (see fastScan). */
   fastPath?: boolean;
+  /** Larger chunks are scanned in pieces of this size (default 256 MiB; tests lower it). */
+  maxPushBytes?: number;
 }
 
 const INT_NULL = -2147483648;
@@ -456,6 +460,12 @@ export class VcfParser {
   /** Feeds the next bytes of the (decompressed) file. Throws InvalidInputError for file-level problems. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    const most = this.options.maxPushBytes ?? MAX_PUSH_BYTES;
+    if (chunk.length > most) {
+      // Buffer#indexOf answers wrong past 2 GiB, and the fast path's memory holds a copy of a chunk.
+      for (let i = 0; i < chunk.length; i += most) this.push(chunk.subarray(i, i + most));
+      return;
+    }
     this.fast?.forgetChunk(); // the caller may reuse its buffer
     this.totalBytes += chunk.length;
     if (!this.signatureChecked) {

@@ -209,7 +209,7 @@ export class WasmScan {
     s[k + F.NEW_USED] = 0;
     s[k + F.OUT_LEN] = 0;
     s[k + F.GEN] = this.gen = (this.gen + 1) | 0 || 1;
-    const stop = this.scanFn(this.inputAt + p, this.inputAt + chunk.length) - this.inputAt;
+    const stop = (this.scanFn(this.inputAt + p, this.inputAt + chunk.length) >>> 0) - this.inputAt; // an address: unsigned
     const newUsedAt = (s[k + F.NEW_USED_AT] as number) / 4;
     return {
       stop,

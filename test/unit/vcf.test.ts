@@ -381,6 +381,16 @@ describe('the WebAssembly fast path', () => {
     }
   });
 
+  it('scans a chunk larger than it takes at once in pieces, to the same events', () => {
+    const bytes = synthetic(3000, 3, 14);
+    const whole = parse(bytes);
+    const pieces = new VcfParser({ facts: FACTS, mapping: HASHED, pgx: pgxPositions(), maxPushBytes: 4099 });
+    pieces.push(bytes);
+    pieces.end();
+    expect(pieces.take().events.map((e) => e.value.toString('base64'))).toEqual(whole.produced.map((p) => p.body.toString('base64')));
+    expect(pieces.stats.fastRecords).toBeGreaterThan(2000);
+  });
+
   it('leaves the PGx positions to record(), which keeps their hom-ref and no-call calls', () => {
     // chr10 records around the CYP2C19 defining positions: hom-ref, no-call and variant calls, at
     // PGx positions and between them.
