@@ -367,8 +367,8 @@ export class VcfParser {
   private totalBytes = 0;
   private lineNo = 0;
   /** Lines to go before fastScan is tried again, and the pause after its next miss. */
-  private skipWait = 0;
-  private skipBackoff = 0;
+  private fastWait = 0;
+  private fastBackoff = 0;
   /** The WebAssembly fast path (undefined: off, or no sample columns). */
   private fast: WasmScan | undefined;
   /** The sorted PGx positions of the current contig for the fast path, and the map they were taken from. */
@@ -490,8 +490,8 @@ export class VcfParser {
       p = nl + 1;
     }
     for (;;) {
-      if (this.skipWait === 0) p = this.fastScan(chunk, p);
-      else this.skipWait--;
+      if (this.fastWait === 0) p = this.fastScan(chunk, p);
+      else this.fastWait--;
       const nl = chunk.indexOf(10, p);
       if (nl < 0) break;
       this.line(chunk, p, nl > p && chunk[nl - 1] === 13 ? nl - 1 : nl);
@@ -581,11 +581,11 @@ export class VcfParser {
     const variants = this.variants;
     const r = fast.scan(chunk, p, this.lineNo, this.blockLines, this.blockLinesLimit, this.blockCallsLimit - this.block.total - variants.callCount, BLOCK_BYTES - variants.sites.pos);
     if (r.lines === 0) {
-      this.skipBackoff = Math.min(64, this.skipBackoff * 2 + 1);
-      this.skipWait = this.skipBackoff;
+      this.fastBackoff = Math.min(64, this.fastBackoff * 2 + 1);
+      this.fastWait = this.fastBackoff;
       return p;
     }
-    this.skipBackoff = 0;
+    this.fastBackoff = 0;
     this.lineNo += r.lines;
     this.stats.lines = this.lineNo;
     this.stats.records += r.lines;

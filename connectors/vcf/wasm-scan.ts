@@ -91,7 +91,6 @@ export class WasmScan {
   private readonly scanFn: (p: number, end: number) => number;
   private i32!: Int32Array<ArrayBuffer>;
   private u8!: Buffer<ArrayBuffer>;
-  private readonly samples: number;
   private readonly textAt: number;
   private readonly pgxAt: number;
   private readonly outAt: number;
@@ -110,7 +109,6 @@ export class WasmScan {
     const instance = new WebAssembly.Instance(compiled, {});
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.scanFn = instance.exports.scan as (p: number, end: number) => number;
-    this.samples = samples;
     const align = (n: number): number => Math.ceil(n / 8) * 8;
     let at = STATE + 256;
     const mappedAt = at;
@@ -227,9 +225,5 @@ export class WasmScan {
   /** The chunk handed to the last scan is no longer needed (it is copied again if it comes back). */
   forgetChunk(): void {
     this.chunk = undefined;
-  }
-
-  get sampleCount(): number {
-    return this.samples;
   }
 }

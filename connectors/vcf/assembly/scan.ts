@@ -2,10 +2,11 @@
 //
 // The VCF scanner's fast path for the usual record: on the current contig, FORMAT unchanged with GT
 // first and without PS, every sample's GT a diploid or haploid call of one-character alleles, DP and
-// GQ of kept calls plain numbers or missing, not at a PGx position. Such records are checked and their kept calls encoded
-// here, byte for byte as VcfParser.record() would (a variant-block site each, see core.ts); any other
-// record stops the scan at its line, and record() reads it. The checks accept a subset of what
-// record() accepts, so a record this rejects is never lost: record() says what is wrong with it.
+// GQ of kept calls plain numbers or missing, not at a PGx position. Such records are checked and
+// their kept calls encoded here, byte for byte as VcfParser.record() would (a variant-block site
+// each, see core.ts); any other record stops the scan at its line, and record() reads it. The checks
+// accept a subset of what record() accepts, so a record this leaves is never lost: record() takes it
+// or says what is wrong with it.
 //
 // Why WebAssembly: V8 optimises the JavaScript scanner only after it has run unoptimised over the
 // first ~10,000 records, which costs about as long as the optimised scan of the whole 1-sample
@@ -454,11 +455,11 @@ export function scan(p: u32, end: u32): u32 {
   while (p < end) {
     // The block limits, as record() checks them before each record.
     if (field(BLOCK_LINES) >= field(BLOCK_LINES_LIMIT) || field(CALL_ROOM) <= 0 || field(OUT_LEN) >= field(SITE_ROOM)) break;
-    // Room for the largest site this line could add: the line itself plus 40 bytes per sample.
     const nl = findByte(p, end, 10);
     if (nl >= end) break;
     const e = nl > p && byte(nl - 1) == 13 ? nl - 1 : nl;
     if (e == p) break;
+    // Room for the largest site this line could add: the line itself plus 40 bytes per sample.
     if (<u32>field(OUT_LEN) + (e - p) + 40 * sampleCount + 64 > outCap) break;
     const line = <u32>field(LINE) + 1;
     if (line >= 1000000000 || !record(p, e, line)) break;
