@@ -361,14 +361,16 @@ describe('the WebAssembly fast path', () => {
     expect(expectSame(thirty, { mapping: half, chunk: 50000 })).toBeGreaterThan(0.9);
   });
 
-  it('reads the FORMAT layouts of common callers: DP and GQ anywhere, missing or absent', () => {
+  it('reads the FORMAT layouts of common callers: DP, GQ and PS anywhere, missing or absent', () => {
     // The synthetic file's GT:DP:GQ rewritten as GATK (GT:AD:DP:GQ:PL) and DeepVariant
-    // (GT:GQ:DP:AD:VAF:PL) write it, some DP and GQ missing; and as GT:AD (no DP, no GQ).
+    // (GT:GQ:DP:AD:VAF:PL) write it, some DP and GQ missing; as GT:AD (no DP, no GQ); with PS.
     const rand = prng(21);
     const layouts: [string, (gt: string, dp: string, gq: string) => string][] = [
       ['GT:AD:DP:GQ:PL', (gt, dp, gq) => `${gt}:${Math.max(0, Number(dp) - 3)},3:${rand() < 0.05 ? '.' : dp}:${gq}:0,30,300`],
       ['GT:GQ:DP:AD:VAF:PL', (gt, dp, gq) => `${gt}:${rand() < 0.05 ? '.' : gq}:${dp}:${dp},0:0.5:0,20,200`],
       ['GT:AD', (gt, dp) => `${gt}:${dp},1`],
+      // Phased (WhatsHap, SHAPEIT): PS on phased calls, '.' on the others, now and then one too long for the fast path.
+      ['GT:DP:GQ:PS', (gt, dp, gq) => `${gt}:${dp}:${gq}:${gt.includes('|') ? (rand() < 0.02 ? '123456789012' : String(1000 + Math.floor(rand() * 1e8))) : '.'}`],
     ];
     const base = synthetic(2000, 6, 12).toString('latin1').split('\n');
     for (const [format, column] of layouts) {

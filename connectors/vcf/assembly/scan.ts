@@ -1,8 +1,8 @@
 // AssemblyScript (compiled to WebAssembly by scripts/build-wasm.mjs; not part of the TypeScript build).
 //
 // The VCF scanner's fast path for the usual record: on the current contig, FORMAT unchanged with GT
-// first and without PS, every sample's GT a diploid or haploid call of one-character alleles, DP and
-// GQ of kept calls plain numbers or missing, not at a PGx position. Such records are checked and
+// first, every sample's GT a diploid or haploid call of one-character alleles, DP, GQ and PS of kept
+// calls plain numbers or missing, not at a PGx position. Such records are checked and
 // their kept calls encoded here, byte for byte as VcfParser.record() would (a variant-block site
 // each, see core.ts); any other record stops the scan at its line, and record() reads it. The checks
 // accept a subset of what record() accepts, so a record this leaves is never lost: record() takes it
@@ -49,7 +49,7 @@ const CALLS_AT: u32 = 27; // the current record's calls (room for 40 bytes per s
 const RECORD_COLS_AT: u32 = 28; // the current record's sample columns with calls (32-bit each)
 const GEN: u32 = 29; // a number of this scan, different from the last one's
 const GQ_INDEX: u32 = 30; // GQ's place in FORMAT, -1 without GQ
-const PS_INDEX: u32 = 31; // PS's place in FORMAT, -1 without PS (with PS, kept calls go to record())
+const PS_INDEX: u32 = 31; // PS's place in FORMAT, -1 without PS
 
 @inline function field(k: u32): i32 {
   return load<i32>(STATE + (k << 2));
@@ -122,13 +122,14 @@ function pow10(k: i32): f64 {
   return p;
 }
 
-// Set by callFields(): the call's DP and GQ, -1 when missing.
+// Set by callFields(): the call's DP, GQ and PS, -1 when missing.
 let dpValue: i32 = -1;
 let gqValue: i32 = -1;
+let psValue: i32 = -1;
 
 /**
- * A DP or GQ subfield buf[s, f) as VcfParser's int32Field reads it: -1 when empty or '.', the
- * number for 1 to 9 digits; -2 (record() must read it) for anything else.
+ * A DP, GQ or PS subfield buf[s, f) as VcfParser's int32Field and longField read it: -1 when empty
+ * or '.', the number for 1 to 9 digits; -2 (record() must read it) for anything else.
  */
 function intField(s: u32, f: u32): i32 {
   if (f == s || (f == s + 1 && byte(s) == 46)) return -1;
@@ -143,13 +144,14 @@ function intField(s: u32, f: u32): i32 {
 }
 
 /**
- * The subfields after a kept call's GT, from `from` (':', or the column's end): DP and GQ where
+ * The subfields after a kept call's GT, from `from` (':', or the column's end): DP, GQ and PS where
  * FORMAT places them (as the subfield walk of VcfParser.scanSamples reads them). Returns the
  * column's end (its tab, or e), or -1 when record() must read the column.
  */
-function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32): i32 {
+function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32, psIndex: i32): i32 {
   dpValue = -1;
   gqValue = -1;
+  psValue = -1;
   if (from >= e || byte(from) != 58) return <i32>from;
   let k: i32 = 1;
   let start = from + 1;
@@ -163,6 +165,9 @@ function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32): i32 {
     } else if (k == gqIndex) {
       gqValue = intField(start, f);
       if (gqValue < -1) return -1;
+    } else if (k == psIndex) {
+      psValue = intField(start, f);
+      if (psValue < -1) return -1;
     }
     if (c == 9) break;
     k++;
@@ -171,8 +176,13 @@ function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32): i32 {
   return <i32>f;
 }
 
-/** DP then GQ of a call, as writeGenotype writes them: null, or present and the value. */
-@inline function writeDepthQuality(at: u32): u32 {
+/** PS, DP and GQ of a call, as writeGenotype writes them: null, or present and the value. */
+@inline function writeCallFields(at: u32): u32 {
+  if (psValue < 0) store<u8>(at++, 0);
+  else {
+    store<u8>(at++, 2);
+    at = writeVarint(at, <u32>psValue);
+  }
   if (dpValue < 0) store<u8>(at++, 0);
   else {
     store<u8>(at++, 2);
@@ -287,7 +297,7 @@ function record(s: u32, e: u32, line: u32): bool {
   const n = <u32>field(SAMPLES);
   const dpIndex = field(DP_INDEX);
   const gqIndex = field(GQ_INDEX);
-  const hasPs = field(PS_INDEX) >= 0;
+  const psIndex = field(PS_INDEX);
   const mapped = <u32>field(MAPPED_AT);
   const callsAt = <u32>field(CALLS_AT);
   const colsAt = <u32>field(RECORD_COLS_AT);
@@ -307,8 +317,7 @@ function record(s: u32, e: u32, line: u32): bool {
       if (x > 0 || y > 0) {
         if (load<u8>(mapped + col) == 0) unmapped++;
         else {
-          if (hasPs) return false;
-          const end = callFields(q + 3, e, dpIndex, gqIndex);
+          const end = callFields(q + 3, e, dpIndex, gqIndex, psIndex);
           if (end < 0) return false;
           // The call, as VcfParser.appendBlockDiploid and appendBlockCall write it.
           let at = writeVarint(callsEnd, col);
@@ -325,8 +334,7 @@ function record(s: u32, e: u32, line: u32): bool {
           }
           store<u8>(at++, 0); // end of gt
           store<u8>(at++, b1 == 124 ? 1 : 0); // phased
-          store<u8>(at++, 0); // no PS
-          callsEnd = writeDepthQuality(at);
+          callsEnd = writeCallFields(at);
           store<u32>(colsAt + (calls << 2), col);
           calls++;
           q = <u32>end + 1;
@@ -341,8 +349,7 @@ function record(s: u32, e: u32, line: u32): bool {
       if (x > 0) {
         if (load<u8>(mapped + col) == 0) unmapped++;
         else {
-          if (hasPs) return false;
-          const end = callFields(q + 1, e, dpIndex, gqIndex);
+          const end = callFields(q + 1, e, dpIndex, gqIndex, psIndex);
           if (end < 0) return false;
           // The call, as VcfParser.appendBlockCall writes it (ploidy 1, unphased, no PS).
           let at = writeVarint(callsEnd, col);
@@ -351,8 +358,7 @@ function record(s: u32, e: u32, line: u32): bool {
           store<u8>(at++, x << 1);
           store<u8>(at++, 0); // end of gt
           store<u8>(at++, 0); // not phased
-          store<u8>(at++, 0); // no PS
-          callsEnd = writeDepthQuality(at);
+          callsEnd = writeCallFields(at);
           store<u32>(colsAt + (calls << 2), col);
           calls++;
           q = <u32>end + 1;
