@@ -549,13 +549,17 @@ export class VcfParser {
     }
     if (e === s) return; // a blank line carries no data (typically the last one)
     this.stats.records++;
+    const { nonRefCalls, unmappedCalls } = this.stats;
     try {
       this.record(buf, s, e, line);
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
-      // Undo what the record added to the block (marked after any block flush it caused).
+      // Undo what the record added to the block (marked after any block flush it caused) and to the
+      // counts of its calls.
       this.block.undo();
       this.variants.undo();
+      this.stats.nonRefCalls = nonRefCalls;
+      this.stats.unmappedCalls = unmappedCalls;
       this.stats.rejected++;
       const end = Math.min(e, s + 1048576);
       this.rejected.push({ line, error: new InvalidInputError(`line ${line}: ${error.message}`), bytes: Buffer.from(buf.subarray(s, end)) });

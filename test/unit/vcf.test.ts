@@ -618,12 +618,15 @@ describe('variant blocks', () => {
       ['chr2', '1001', '.', 'C', 'T', '50', 'PASS', '.', 'GT', '0/0', '1/1', '0/1', '0/9'],
       ['chr2', '1002', '.', 'G', 'A', '50', 'PASS', '.', 'GT', '1/1', '0/0', '0/0', '0/0'],
     ];
-    const { blocks, rejected } = parse(Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`));
+    const { blocks, rejected, parser } = parse(Buffer.from(`${head}\n${rows.map((r) => r.join('\t')).join('\n')}\n`));
     expect(rejected.map((r) => r.line)).toEqual([head.split('\n').length + 2]);
     expect(blocks).toHaveLength(1);
     const [block] = blocks;
     expect(block?.sites.map((s) => s.pos)).toEqual([1000, 1002]);
     expect(block?.samples.map((s) => s.column)).toEqual([0]);
+    // Nor are its calls counted.
+    expect(parser.stats.nonRefCalls).toBe(2);
+    expect(parser.stats.calls).toBe(2);
   });
 });
 
