@@ -176,6 +176,16 @@ function callFields(from: u32, e: u32, dpIndex: i32, gqIndex: i32, psIndex: i32)
   return <i32>f;
 }
 
+/** One GT allele, as writeGenotype writes it: null for '.', else present and its index. */
+@inline function writeAllele(at: u32, a: i32): u32 {
+  if (a < 0) store<u8>(at++, 0);
+  else {
+    store<u8>(at++, 2);
+    store<u8>(at++, <u8>(a << 1));
+  }
+  return at;
+}
+
 /** PS, DP and GQ of a call, as writeGenotype writes them: null, or present and the value. */
 @inline function writeCallFields(at: u32): u32 {
   if (psValue < 0) store<u8>(at++, 0);
@@ -309,64 +319,40 @@ function record(s: u32, e: u32, line: u32): bool {
     if (q >= e) return false;
     const b0 = byte(q);
     const b1 = q + 1 < e ? byte(q + 1) : 9;
+    // GT: two alleles ('0/1', '1|1', './.') or, haploid (chrX and chrY of males, MT), one; each 0-9 or '.'.
+    let ploidy: u32 = 2;
+    let x = allele(b0);
+    let y: i32 = -1;
+    let gtEnd = q + 3;
     if ((b1 == 47 || b1 == 124) && q + 2 < e) {
       const b3 = q + 3 < e ? byte(q + 3) : 9;
-      const x = allele(b0);
-      const y = allele(byte(q + 2));
+      y = allele(byte(q + 2));
       if (!((b3 == 58 || b3 == 9) && x >= -1 && y >= -1 && x <= nAlts && y <= nAlts)) return false;
-      if (x > 0 || y > 0) {
-        if (load<u8>(mapped + col) == 0) unmapped++;
-        else {
-          const end = callFields(q + 3, e, dpIndex, gqIndex, psIndex);
-          if (end < 0) return false;
-          // The call, as VcfParser.appendBlockDiploid and appendBlockCall write it.
-          let at = writeVarint(callsEnd, col);
-          store<u8>(at++, 4); // gt: two items
-          if (x < 0) store<u8>(at++, 0);
-          else {
-            store<u8>(at++, 2);
-            store<u8>(at++, x << 1);
-          }
-          if (y < 0) store<u8>(at++, 0);
-          else {
-            store<u8>(at++, 2);
-            store<u8>(at++, y << 1);
-          }
-          store<u8>(at++, 0); // end of gt
-          store<u8>(at++, b1 == 124 ? 1 : 0); // phased
-          callsEnd = writeCallFields(at);
-          store<u32>(colsAt + (calls << 2), col);
-          calls++;
-          q = <u32>end + 1;
-          continue;
-        }
-      }
-      q += 3;
     } else if (q + 1 >= e || b1 == 58 || b1 == 9) {
-      // A haploid call (chrX and chrY of males, MT): one character, 0-9 or '.'.
-      const x = allele(b0);
+      ploidy = 1;
+      gtEnd = q + 1;
       if (x < -1 || x > nAlts) return false;
-      if (x > 0) {
-        if (load<u8>(mapped + col) == 0) unmapped++;
-        else {
-          const end = callFields(q + 1, e, dpIndex, gqIndex, psIndex);
-          if (end < 0) return false;
-          // The call, as VcfParser.appendBlockCall writes it (ploidy 1, unphased, no PS).
-          let at = writeVarint(callsEnd, col);
-          store<u8>(at++, 2); // gt: one item
-          store<u8>(at++, 2);
-          store<u8>(at++, x << 1);
-          store<u8>(at++, 0); // end of gt
-          store<u8>(at++, 0); // not phased
-          callsEnd = writeCallFields(at);
-          store<u32>(colsAt + (calls << 2), col);
-          calls++;
-          q = <u32>end + 1;
-          continue;
-        }
-      }
-      q++;
     } else return false;
+    if (x > 0 || y > 0) {
+      if (load<u8>(mapped + col) == 0) unmapped++;
+      else {
+        const end = callFields(gtEnd, e, dpIndex, gqIndex, psIndex);
+        if (end < 0) return false;
+        // The call, as VcfParser.appendBlockDiploid and appendBlockCall write it.
+        let at = writeVarint(callsEnd, col);
+        store<u8>(at++, <u8>(ploidy << 1)); // gt: its items
+        at = writeAllele(at, x);
+        if (ploidy == 2) at = writeAllele(at, y);
+        store<u8>(at++, 0); // end of gt
+        store<u8>(at++, ploidy == 2 && b1 == 124 ? 1 : 0); // phased (a haploid call only with a leading '|', left to record())
+        callsEnd = writeCallFields(at);
+        store<u32>(colsAt + (calls << 2), col);
+        calls++;
+        q = <u32>end + 1;
+        continue;
+      }
+    }
+    q = gtEnd;
     while (q < e && byte(q) != 9) q++;
     q++;
   }
