@@ -285,8 +285,8 @@ class VariantBlockWriter {
   }
 
   /** Sites encoded by the fast path (their calls included); newlyUsed: the columns with calls among them. */
-  appendSites(view: Buffer, length: number, sites: number, calls: number, newlyUsed: Int32Array): void {
-    this.sites.rawRange(view, 0, length);
+  appendSites(bytes: Buffer, sites: number, calls: number, newlyUsed: Int32Array): void {
+    this.sites.raw(bytes);
     this.siteCount += sites;
     this.callCount += calls;
     for (const col of newlyUsed) {
@@ -371,9 +371,6 @@ export class VcfParser {
   private fastBackoff = 0;
   /** The WebAssembly fast path (undefined: off, or no sample columns). */
   private fast: WasmScan | undefined;
-  /** The sorted PGx positions of the current contig for the fast path, and the map they were taken from. */
-  private fastPgx = NO_POSITIONS;
-  private fastPgxFor: Map<number, PgxPosition> | undefined;
 
   // Per-file state after the header.
   private nSamples = 0;
@@ -577,11 +574,8 @@ export class VcfParser {
     const chrom = this.chrom;
     const fmt = this.format;
     if (fast === undefined || chrom === undefined || chrom !== this.blockChrom || fmt === undefined || fmt.gt !== 0) return p;
-    if (this.fastPgxFor !== this.pgxChrom) {
-      this.fastPgxFor = this.pgxChrom;
-      this.fastPgx = sortedPositions(this.pgxChrom);
-    }
-    if (!fast.setContext(this.chromRaw, fmt, this.filterRaw, this.filterEncoded, this.fastPgx)) return p;
+    const pgx = this.pgxChrom === undefined ? NO_POSITIONS : (this.options.pgx?.sortedPositions(chrom) ?? NO_POSITIONS);
+    if (!fast.setContext(this.chromRaw, fmt, this.filterRaw, this.filterEncoded, pgx)) return p;
     const variants = this.variants;
     const r = fast.scan(chunk, p, this.lineNo, this.blockLines, this.blockLinesLimit, this.blockCallsLimit - this.block.total - variants.callCount, BLOCK_BYTES - variants.sites.pos);
     if (r.lines === 0) {
@@ -595,7 +589,7 @@ export class VcfParser {
     this.stats.records += r.lines;
     this.stats.fastRecords += r.lines;
     this.blockLines = r.blockLines;
-    if (r.sites > 0) variants.appendSites(r.sitesView, r.sitesLength, r.sites, r.calls, r.newlyUsed);
+    if (r.sites > 0) variants.appendSites(r.siteBytes, r.sites, r.calls, r.newlyUsed);
     this.stats.nonRefCalls += r.calls;
     this.stats.unmappedCalls += r.unmapped;
     return r.stop;
@@ -1458,10 +1452,4 @@ function longField(buf: Buffer, s: number, e: number, col: number): number {
   const v = Number(text);
   if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(v)) throw new InvalidInputError(`sample column ${col + 1}: PS '${clip(text)}' is not an integer`);
   return v;
-}
-
-/** The positions of a contig's PGx map that a 32-bit integer holds, sorted (for the fast path). */
-function sortedPositions(positions: Map<number, PgxPosition> | undefined): Int32Array {
-  if (positions === undefined) return NO_POSITIONS;
-  return Int32Array.from([...positions.keys()].filter((p) => p <= 0x7fffffff)).sort();
 }

@@ -32,6 +32,7 @@ export interface PgxPositionsFile {
 export class PgxPositionIndex {
   private readonly byChrom = new Map<string, Map<number, PgxPosition>>();
   private readonly sorted = new Map<string, number[]>();
+  private readonly sorted32 = new Map<string, Int32Array>();
 
   constructor(readonly file: PgxPositionsFile) {
     for (const p of file.positions) {
@@ -49,6 +50,16 @@ export class PgxPositionIndex {
   /** The positions of one chromosome (undefined when it has none), for a fast per-record lookup. */
   chrom(chrom: string): Map<number, PgxPosition> | undefined {
     return this.byChrom.get(chrom);
+  }
+
+  /** The positions of a chromosome that a 32-bit integer holds, ascending (the scanner's fast path searches them). */
+  sortedPositions(chrom: string): Int32Array {
+    let list = this.sorted32.get(chrom);
+    if (list === undefined) {
+      list = Int32Array.from((this.sorted.get(chrom) ?? []).filter((p) => p <= 0x7fffffff));
+      this.sorted32.set(chrom, list);
+    }
+    return list;
   }
 
   /** Positions in [from, to] on a chromosome, ascending. */

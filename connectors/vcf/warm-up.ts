@@ -9,8 +9,8 @@
  * those paths while feedback is already being collected, so the scan of the file no longer
  * deoptimises. On the 1-sample benchmark file, `backbone vcf publish` took 23 ms less (median of
  * 10 interleaved runs each, 337 vs 360 ms), before the WebAssembly fast path took most records. It
- * now prepares record() for the files and records that path leaves to it (gVCF, PS, haploid
- * variant calls, PGx positions). It does not change any event of the real file.
+ * now prepares record() for the files and records that path leaves to it (gVCF, PGx positions,
+ * multi-digit alleles and other rarer shapes). It does not change any event of the real file.
  */
 import { VcfParser, type VcfStats } from './core.ts';
 import type { PgxPositionIndex } from './pgx-positions.ts';

@@ -70,7 +70,7 @@ const PAGE = 65536;
 
 let compiled: WebAssembly.Module | undefined;
 
-/** What one scan took: lines and their counts; the sites are in `sites` until the next scan. */
+/** What one scan took: lines and their counts, and the sites it wrote (valid until the next scan). */
 export interface ScanResult {
   /** Where the scan stopped (an index into the chunk). */
   stop: number;
@@ -79,9 +79,8 @@ export interface ScanResult {
   sites: number;
   calls: number;
   unmapped: number;
-  /** buf[0, sitesLength): the encoded sites (a view of the module's memory). */
-  sitesView: Buffer;
-  sitesLength: number;
+  /** The encoded sites (a view of the module's memory). */
+  siteBytes: Buffer;
   /** Sample columns with calls in this scan, each once. */
   newlyUsed: Int32Array;
 }
@@ -103,7 +102,7 @@ export class WasmScan {
   private pgx: Int32Array | undefined;
   private gen = 0;
 
-  /** samples: the file's sample columns; mapped: per column, whether it has a patient; maxPgx: most PGx positions on one contig. */
+  /** samples: the file's sample columns; mapped: per column, whether it has a patient; maxPgx: at least the PGx positions of any one contig. */
   constructor(samples: number, mapped: readonly boolean[], maxPgx: number) {
     compiled ??= new WebAssembly.Module(Buffer.from(SCAN_WASM, 'base64'));
     const instance = new WebAssembly.Instance(compiled, {});
@@ -216,8 +215,7 @@ export class WasmScan {
       sites: s[k + F.SITES] as number,
       calls: s[k + F.NON_REF] as number,
       unmapped: s[k + F.UNMAPPED] as number,
-      sitesView: this.u8.subarray(this.outAt),
-      sitesLength: s[k + F.OUT_LEN] as number,
+      siteBytes: this.u8.subarray(this.outAt, this.outAt + (s[k + F.OUT_LEN] as number)),
       newlyUsed: s.subarray(newUsedAt, newUsedAt + (s[k + F.NEW_USED] as number)),
     };
   }
