@@ -54,7 +54,7 @@ function perSample(block: VariantBlock): GenotypeCallSet[] {
 
 function parse(
   bytes: Buffer,
-  options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; blockCalls?: number; pgx?: boolean; sha256?: string; fastPath?: boolean } = {},
+  options: { mapping?: SampleMapping; chunk?: number; blockLines?: number; blockCalls?: number; pgx?: boolean; sha256?: string; fastPath?: boolean; maxPushBytes?: number } = {},
 ): Parsed {
   const parser = new VcfParser({
     facts: { ...FACTS, sha256: options.sha256 ?? FACTS.sha256 },
@@ -63,6 +63,7 @@ function parse(
     ...(options.blockLines === undefined ? {} : { blockLines: options.blockLines }),
     ...(options.blockCalls === undefined ? {} : { blockCalls: options.blockCalls }),
     ...(options.fastPath === undefined ? {} : { fastPath: options.fastPath }),
+    ...(options.maxPushBytes === undefined ? {} : { maxPushBytes: options.maxPushBytes }),
   });
   const encoded: EncodedEvent[] = [];
   const rejected: RejectedRecord[] = [];
@@ -107,6 +108,10 @@ function damageLine(line: string, rand: () => number, chars: readonly string[], 
 function findCall(events: GenotypeCallSet[], patientId: string, chrom: string, pos: number): GenotypeCall | undefined {
   return events.filter((e) => e.patientId === patientId).flatMap((e) => e.calls).find((c) => c.chrom === chrom && c.pos === pos);
 }
+
+/** A synthetic VCF of the benchmark's generator. */
+const synthetic = (records: number, samples: number, seed: number): Buffer =>
+  Buffer.from(syntheticHeader(samples) + [...syntheticRecords({ records, samples, seed })].join(''));
 
 const MAP = parseSampleMap(fixture('samples.tsv').toString('utf8'));
 
@@ -226,13 +231,13 @@ describe('VCF mapping on a multi-sample GRCh38 file', () => {
 });
 
 describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
-  const synthetic = Buffer.from(syntheticHeader(30) + [...syntheticRecords({ records: 2500, samples: 30, seed: 11 })].join(''));
+  const thirty = synthetic(2500, 30, 11);
   const inputs: [string, Buffer][] = [
     ['multisample-grch38.vcf', fixture('multisample-grch38.vcf')],
     ['grch37-v41.vcf', fixture('grch37-v41.vcf')],
     ['v43-crlf.vcf', fixture('v43-crlf.vcf')],
     ['unknown-build.vcf', fixture('unknown-build.vcf')],
-    ['synthetic 2,500 records x 30 samples', synthetic],
+    ['synthetic 2,500 records x 30 samples', thirty],
     ...readdirSync(path.join(FIXTURES, 'pgx-cases'))
       .filter((f) => f.endsWith('.vcf'))
       .map((f): [string, Buffer] => [`pgx-cases/${f}`, fixture(`pgx-cases/${f}`)]),
@@ -261,7 +266,7 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
     // Real records damaged the ways files get damaged: a byte replaced, dropped or added (tabs,
     // separators, digits, '\r'), a line cut short, a column doubled or lost. Seeded, so a failure
     // can be replayed.
-    const bases = [fixture('multisample-grch38.vcf').toString('latin1'), syntheticHeader(5) + [...syntheticRecords({ records: 300, samples: 5, seed: 3 })].join(''), fixture('v43-crlf.vcf').toString('latin1'), fixture('grch37-v41.vcf').toString('latin1'), fixture('pgx-cases/UGT1A1_s28s80phased.vcf').toString('latin1')];
+    const bases = [fixture('multisample-grch38.vcf').toString('latin1'), synthetic(300, 5, 3).toString('latin1'), fixture('v43-crlf.vcf').toString('latin1'), fixture('grch37-v41.vcf').toString('latin1'), fixture('pgx-cases/UGT1A1_s28s80phased.vcf').toString('latin1')];
     const damage = ['\t', ':', '/', '|', '.', ',', ';', '0', '1', '2', '9', 'A', 'N', '-', ' ', '<', '>', '*', '=', 'e', '+', '\r'];
     let damaged = 0;
     let rejected = 0;
@@ -312,9 +317,9 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
   });
 
   it('counts the same non-reference calls as a GT="alt" filter would on the synthetic file', () => {
-    const ours = parse(synthetic, { pgx: false });
+    const ours = parse(thirty, { pgx: false });
     let alt = 0;
-    for (const line of synthetic.toString().split('\n')) {
+    for (const line of thirty.toString().split('\n')) {
       if (line === '' || line.startsWith('#')) continue;
       for (const col of line.split('\t').slice(9)) if ((col.split(':')[0] ?? '').split(/[/|]/).some((a) => a !== '.' && a !== '0')) alt++;
     }
@@ -324,8 +329,6 @@ describe('VCF mapping agrees with the @gmod/vcf reference path', () => {
 });
 
 describe('the WebAssembly fast path', () => {
-  const synthetic = (records: number, samples: number, seed: number): Buffer =>
-    Buffer.from(syntheticHeader(samples) + [...syntheticRecords({ records, samples, seed })].join(''));
   /** Everything the parser produced or counted, except which path each record took. */
   const outcome = (parsed: Parsed): unknown => {
     const { fastRecords: _fast, ...stats } = parsed.parser.stats;
@@ -385,12 +388,9 @@ describe('the WebAssembly fast path', () => {
 
   it('scans a chunk larger than it takes at once in pieces, to the same events', () => {
     const bytes = synthetic(3000, 3, 14);
-    const whole = parse(bytes);
-    const pieces = new VcfParser({ facts: FACTS, mapping: HASHED, pgx: pgxPositions(), maxPushBytes: 4099 });
-    pieces.push(bytes);
-    pieces.end();
-    expect(pieces.take().events.map((e) => e.value.toString('base64'))).toEqual(whole.produced.map((p) => p.body.toString('base64')));
-    expect(pieces.stats.fastRecords).toBeGreaterThan(2000);
+    const pieces = parse(bytes, { maxPushBytes: 4099 }); // one push of the whole file
+    expect(outcome(pieces)).toEqual(outcome(parse(bytes)));
+    expect(pieces.parser.stats.fastRecords).toBeGreaterThan(2000);
   });
 
   it('leaves the PGx positions to record(), which keeps their hom-ref and no-call calls', () => {
@@ -407,7 +407,7 @@ describe('the WebAssembly fast path', () => {
       lines.push(`chr10\t${p.pos}\t${p.rsid ?? '.'}\t${p.ref}\t${alt}\t60\tPASS\tDP=30\tGT:DP:GQ\t${genotypes[i % genotypes.length]}`);
       lines.push(`chr10\t${p.pos + 2}\t.\tC\tT\t70\tPASS\tDP=30\tGT:DP:GQ\t${genotypes[(i + 4) % genotypes.length]}`);
     });
-    const bytes = Buffer.from(syntheticHeader(1) + [...syntheticRecords({ records: 500, samples: 1, seed: 9 })].join('') + `${lines.join('\n')}\n`);
+    const bytes = Buffer.concat([synthetic(500, 1, 9), Buffer.from(`${lines.join('\n')}\n`)]);
     const share = expectSame(bytes, { chunk: 3001 });
     expect(share).toBeGreaterThan(0.5);
     // Every call at a PGx position is kept, hom-ref and no-call included (some of the lines beside
@@ -466,7 +466,7 @@ describe('variant blocks', () => {
   });
 
   it('stay below the size limit on a wide cohort, whatever the line count', () => {
-    const bytes = Buffer.from(syntheticHeader(400) + [...syntheticRecords({ records: 1500, samples: 400, seed: 5 })].join(''));
+    const bytes = synthetic(1500, 400, 5);
     const { produced, parser } = parse(bytes, { pgx: false });
     const blocks = produced.filter((p) => p.kind === 'block');
     // 1,500 records of 400 samples are ~2 MB of calls: several blocks, each cut by bytes.
@@ -701,7 +701,7 @@ describe('line ends, compression and versions', () => {
 
   it('reads plain, gzip and bgzip (also many small blocks) to the same text', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'vcf-unit-'));
-    const text = Buffer.from(syntheticHeader(5) + [...syntheticRecords({ records: 3000, samples: 5, seed: 3 })].join(''));
+    const text = synthetic(3000, 5, 3);
     const blocks: Buffer[] = [];
     for (let i = 0; i < text.length; i += 1000) blocks.push(bgzfBlock(text.subarray(i, i + 1000)));
     blocks.push(bgzfBlock(Buffer.alloc(0)));
@@ -800,7 +800,7 @@ describe('line ends, compression and versions', () => {
     await expect(inspectFile(cutGzip, -1)).rejects.toThrow(/corrupt or truncated gzip file/);
     await expect(inspectFile(path.join(FIXTURES, 'empty.vcf'), -1)).rejects.toThrow(/empty/);
     // Damaged in the middle, past what gunzip buffers: refused, not left waiting for a 'drain' that never comes.
-    const text = Buffer.from(syntheticHeader(5) + [...syntheticRecords({ records: 20000, samples: 5, seed: 9 })].join(''));
+    const text = synthetic(20000, 5, 9);
     const damaged = gzipSync(text);
     expect(damaged.length).toBeGreaterThan(64 * 1024);
     damaged.fill(0, damaged.length >> 1, (damaged.length >> 1) + 4096);
